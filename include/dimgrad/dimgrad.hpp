@@ -1,0 +1,10 @@
+// dimgrad — umbrella header. `#include <dimgrad/dimgrad.hpp>` and use namespace dg
+// (LibTorch's names: torch:: → dg::).
+#pragma once
+
+#include "dimgrad/autograd.hpp"
+#include "dimgrad/check.hpp"
+#include "dimgrad/errors.hpp"
+#include "dimgrad/op_table.hpp"
+#include "dimgrad/ops.hpp"
+#include "dimgrad/tensor.hpp"

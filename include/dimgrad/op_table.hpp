@@ -1,0 +1,91 @@
+// dimgrad — the one list of differentiable ops.
+//
+// Every backward Node names its op from this table; tests loop over it (each op
+// is gradchecked) and explain reads each op's formulas from it. A formula uses
+// A, B, C for the inputs, Y for the output and dA, dB, dC, dY for gradients;
+// Xᵀ means X with its last two dimensions swapped, Σ marks a broadcast sum.
+//
+//  X(Enum, "name", arity, "forward formula", "gradient formulas, one per input, separated by ;")
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#define DG_OP_TABLE(X)                                                                                   \
+  /* arithmetic.cpp: broadcasting binary ops and scalar forms */                                         \
+  X(Add, "add", 2, "Y = A + B", "dA = dY; dB = dY")                                                      \
+  X(Sub, "sub", 2, "Y = A - B", "dA = dY; dB = -dY")                                                     \
+  X(Mul, "mul", 2, "Y = A ⊙ B", "dA = dY ⊙ B; dB = dY ⊙ A")                                             \
+  X(Div, "div", 2, "Y = A / B", "dA = dY / B; dB = -dY ⊙ A / B²")                                        \
+  X(AddScalar, "add_scalar", 1, "Y = A + s", "dA = dY")                                                  \
+  X(MulScalar, "mul_scalar", 1, "Y = s·A", "dA = s·dY")                                                  \
+  X(RDivScalar, "rdiv_scalar", 1, "Y = s / A", "dA = -s·dY / A²")                                        \
+  X(Neg, "neg", 1, "Y = -A", "dA = -dY")                                                                 \
+  X(Pow, "pow", 1, "Y = A^p", "dA = p·A^(p-1) ⊙ dY")                                                     \
+  X(Maximum, "maximum", 2, "Y = max(A, B)", "dA = dY ⊙ [A > B] (ties split); dB = dY ⊙ [B > A] (ties split)") \
+  X(Minimum, "minimum", 2, "Y = min(A, B)", "dA = dY ⊙ [A < B] (ties split); dB = dY ⊙ [B < A] (ties split)") \
+  X(Where, "where", 2, "Y = cond ? A : B", "dA = dY ⊙ cond; dB = dY ⊙ ¬cond")                             \
+  /* unary.cpp: elementwise functions */                                                                 \
+  X(Exp, "exp", 1, "Y = exp(A)", "dA = dY ⊙ Y")                                                          \
+  X(Log, "log", 1, "Y = log(A)", "dA = dY / A")                                                          \
+  X(Sqrt, "sqrt", 1, "Y = √A", "dA = dY / (2·Y)")                                                        \
+  X(Abs, "abs", 1, "Y = |A|", "dA = dY ⊙ sign(A)")                                                       \
+  X(Tanh, "tanh", 1, "Y = tanh(A)", "dA = dY ⊙ (1 - Y²)")                                                \
+  X(Sigmoid, "sigmoid", 1, "Y = σ(A)", "dA = dY ⊙ Y ⊙ (1 - Y)")                                          \
+  X(Relu, "relu", 1, "Y = max(A, 0)", "dA = dY ⊙ [A > 0]")                                               \
+  X(Clamp, "clamp", 1, "Y = clamp(A, lo, hi)", "dA = dY ⊙ [lo ≤ A ≤ hi]")                                \
+  /* reduce.cpp */                                                                                       \
+  X(Sum, "sum", 1, "Y = Σ A", "dA = dY broadcast back over the summed dims")                             \
+  X(Mean, "mean", 1, "Y = Σ A / n", "dA = dY / n broadcast back over the reduced dims")                  \
+  X(Var, "var", 1, "Y = Σ (A - mean)² / (n - 1)", "dA = 2·(A - mean) ⊙ dY / (n - 1)")                    \
+  X(MaxAll, "max", 1, "Y = max A", "dA = dY at the maximum (split between ties)")                        \
+  X(MinAll, "min", 1, "Y = min A", "dA = dY at the minimum (split between ties)")                        \
+  X(MaxDim, "max_dim", 1, "Y, I = max(A, dim)", "dA = dY scattered to the argmax positions I")           \
+  X(MinDim, "min_dim", 1, "Y, I = min(A, dim)", "dA = dY scattered to the argmin positions I")           \
+  /* linalg.cpp */                                                                                       \
+  X(Mm, "mm", 2, "Y = A · B", "dA = dY · Bᵀ; dB = Aᵀ · dY")                                              \
+  X(Bmm, "bmm", 2, "Y = A · B (per batch)", "dA = dY · Bᵀ; dB = Aᵀ · dY")                                \
+  /* shape.cpp: views and copies that only move elements */                                              \
+  X(Reshape, "reshape", 1, "Y = reshape(A)", "dA = reshape(dY) back to A's shape")                       \
+  X(Permute, "permute", 1, "Y = permute(A)", "dA = inverse permute of dY")                               \
+  X(Expand, "expand", 1, "Y = expand(A)", "dA = Σ dY over the expanded dims")                            \
+  X(Narrow, "narrow", 1, "Y = A[slice]", "dA = zeros with dY in the slice")                              \
+  X(Select, "select", 1, "Y = A[i]", "dA = zeros with dY at index i")                                    \
+  X(Contiguous, "contiguous", 1, "Y = copy of A", "dA = dY")                                             \
+  X(ToDtype, "to", 1, "Y = A as another dtype", "dA = dY converted back")                                \
+  /* index.cpp */                                                                                        \
+  X(IndexSelect, "index_select", 1, "Y = A[idx]", "dA = zeros with dY added at idx (repeats sum)")       \
+  X(Gather, "gather", 1, "Y = gather(A, dim, idx)", "dA = zeros with dY scatter-added at idx")           \
+  X(Cat, "cat", -1, "Y = [A; B; ...]", "dA, dB, ... = the slices of dY")                                 \
+  X(Stack, "stack", -1, "Y = stack(A, B, ...)", "dA, dB, ... = dY[0], dY[1], ...")                       \
+  /* softmax.cpp */                                                                                      \
+  X(Softmax, "softmax", 1, "Y = exp(A) / Σ exp(A)", "dA = Y ⊙ (dY - Σ(dY ⊙ Y))")                          \
+  X(LogSoftmax, "log_softmax", 1, "Y = A - log Σ exp(A)", "dA = dY - softmax(A) ⊙ Σ dY")                 \
+  /* autograd/function.cpp: user-defined ops */                                                          \
+  X(Custom, "custom", -1, "Y = f(A, ...)", "dA = user backward")
+
+namespace dg {
+
+enum class OpKind : uint16_t {
+#define DG_OP_ENUM(e, name, arity, fwd, bwd) e,
+  DG_OP_TABLE(DG_OP_ENUM)
+#undef DG_OP_ENUM
+      AccumulateGrad,
+  Other,  // a Node outside the table (extensions register their own name)
+};
+
+struct OpInfo {
+  OpKind kind;
+  const char* name;
+  int arity;  // -1: variadic
+  const char* forward_formula;
+  const char* gradient_formulas;
+};
+
+// Every op of the table, in order.
+const OpInfo* op_table_begin();
+const OpInfo* op_table_end();
+const OpInfo& op_info(OpKind k);
+size_t op_table_size();
+
+}  // namespace dg

@@ -1,0 +1,56 @@
+// Copies, fills and broadcast strides.
+#include "kernels/kernels.hpp"
+#include "tensor/internal.hpp"
+
+namespace dg::kernels {
+
+Shape broadcast_strides(const Tensor& t, IntArrayRef shape) {
+  Shape s;
+  s.resize(shape.size());
+  size_t off = shape.size() - static_cast<size_t>(t.dim());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i < off) continue;  // a missing leading dim: stride 0
+    int64_t sz = t.sizes()[i - off];
+    s[i] = (sz == 1 && shape[i] != 1) ? 0 : t.strides()[i - off];
+  }
+  return s;
+}
+
+void copy(const Tensor& dst, const Tensor& src) {
+  dispatch_dtype(dst.dtype(), [&](auto dtag) {
+    using D = typename decltype(dtag)::type;
+    dispatch_dtype(src.dtype(), [&](auto stag) {
+      using S = typename decltype(stag)::type;
+      if constexpr (std::is_same_v<D, S>) {
+        if (dst.is_contiguous() && src.is_contiguous() && dst.sizes() == src.sizes()) {
+          std::memcpy(dst.raw_data(), src.raw_data(), dst.nbytes());
+          return;
+        }
+      }
+      unary_loop<D, S>(dst, src, [](S x) { return static_cast<D>(x); });
+    });
+  });
+}
+
+Tensor contiguous_copy(const Tensor& t) {
+  Tensor out = detail::make_tensor(t.sizes(), t.dtype());
+  copy(out, t);
+  return out;
+}
+
+Tensor as_contiguous(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
+
+void fill(const Tensor& t, Scalar v) {
+  dispatch_dtype(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T value = v.to<T>();
+    if (t.is_contiguous()) {
+      T* p = static_cast<T*>(t.raw_data());
+      std::fill(p, p + t.numel(), value);
+    } else {
+      unary_loop<T, T>(t, t, [value](T) { return value; });
+    }
+  });
+}
+
+}  // namespace dg::kernels

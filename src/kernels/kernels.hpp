@@ -1,0 +1,243 @@
+// Raw CPU compute on tensor buffers: strided elementwise loops with broadcasting,
+// reductions, GEMM. Knows nothing of autograd (see DESIGN.md, layer "kernels").
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <omp.h>
+
+#include "dimgrad/tensor.hpp"
+
+namespace dg::kernels {
+
+// Elements below which a loop stays on one thread (thread start-up costs more).
+inline constexpr int64_t kParallelGrain = 32768;
+
+// ------------------------------------------------------------- loop planning
+// N operands over one iteration shape, each with its own strides (in bytes;
+// 0 along a broadcast dimension). Size-1 dimensions are dropped and adjacent
+// dimensions that are contiguous for every operand are merged, so a contiguous
+// case becomes one flat loop.
+template <int N> struct LoopPlan {
+  int ndim = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[N][kMaxDims] = {};
+  int64_t numel = 1;
+};
+
+template <int N>
+LoopPlan<N> make_plan(IntArrayRef shape, const std::array<const int64_t*, N>& elem_strides,
+                      const std::array<int64_t, N>& elem_sizes) {
+  LoopPlan<N> p;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    p.numel *= shape[d];
+    if (shape[d] == 1) continue;
+    p.sizes[p.ndim] = shape[d];
+    for (int k = 0; k < N; ++k) p.strides[k][p.ndim] = elem_strides[k][d] * elem_sizes[k];
+    ++p.ndim;
+  }
+  if (p.numel == 0) return p;
+  // Merge dimension d into d+1 (the inner one) where every operand is contiguous across them.
+  int out = 0;
+  for (int d = 0; d < p.ndim; ++d) {
+    if (out > 0) {
+      bool mergeable = true;
+      for (int k = 0; k < N; ++k)
+        if (p.strides[k][out - 1] != p.strides[k][d] * p.sizes[d]) mergeable = false;
+      if (mergeable) {
+        p.sizes[out - 1] *= p.sizes[d];
+        for (int k = 0; k < N; ++k) p.strides[k][out - 1] = p.strides[k][d];
+        continue;
+      }
+    }
+    p.sizes[out] = p.sizes[d];
+    for (int k = 0; k < N; ++k) p.strides[k][out] = p.strides[k][d];
+    ++out;
+  }
+  p.ndim = out;
+  return p;
+}
+
+// Calls inner(ptrs, inner_strides, n) for each run of the innermost dimension.
+template <int N, class F>
+void run_plan(const LoopPlan<N>& p, const std::array<char*, N>& base, F&& inner, bool parallel) {
+  if (p.numel == 0) return;
+  if (p.ndim == 0) {
+    std::array<char*, N> ptrs = base;
+    int64_t zero[N] = {};
+    inner(ptrs.data(), zero, int64_t(1));
+    return;
+  }
+  const int last = p.ndim - 1;
+  const int64_t n_inner = p.sizes[last];
+  int64_t inner_strides[N];
+  for (int k = 0; k < N; ++k) inner_strides[k] = p.strides[k][last];
+  int64_t n_outer = p.numel / n_inner;
+  const bool par = parallel && p.numel >= kParallelGrain && omp_get_max_threads() > 1 && !omp_in_parallel();
+
+  if (n_outer == 1) {
+    if (!par) {
+      std::array<char*, N> ptrs = base;
+      inner(ptrs.data(), inner_strides, n_inner);
+      return;
+    }
+#pragma omp parallel
+    {
+      int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      int64_t chunk = (n_inner + nt - 1) / nt;
+      int64_t begin = tid * chunk, end = std::min(n_inner, begin + chunk);
+      if (begin < end) {
+        std::array<char*, N> ptrs;
+        for (int k = 0; k < N; ++k) ptrs[k] = base[k] + begin * inner_strides[k];
+        inner(ptrs.data(), inner_strides, end - begin);
+      }
+    }
+    return;
+  }
+  auto offsets_of = [&](int64_t lin, std::array<char*, N>& ptrs) {
+    for (int k = 0; k < N; ++k) ptrs[k] = base[k];
+    for (int d = last - 1; d >= 0; --d) {
+      int64_t i = lin % p.sizes[d];
+      lin /= p.sizes[d];
+      for (int k = 0; k < N; ++k) ptrs[k] += i * p.strides[k][d];
+    }
+  };
+  if (par) {
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < n_outer; ++o) {
+      std::array<char*, N> ptrs;
+      offsets_of(o, ptrs);
+      inner(ptrs.data(), inner_strides, n_inner);
+    }
+    return;
+  }
+  // Sequential: step an index counter instead of dividing per row.
+  int64_t idx[kMaxDims] = {};
+  std::array<char*, N> ptrs = base;
+  for (int64_t o = 0; o < n_outer; ++o) {
+    inner(ptrs.data(), inner_strides, n_inner);
+    for (int d = last - 1; d >= 0; --d) {
+      if (++idx[d] < p.sizes[d]) {
+        for (int k = 0; k < N; ++k) ptrs[k] += p.strides[k][d];
+        break;
+      }
+      idx[d] = 0;
+      for (int k = 0; k < N; ++k) ptrs[k] -= (p.sizes[d] - 1) * p.strides[k][d];
+    }
+  }
+}
+
+// Strides of `t` when broadcast to `shape` (0 along broadcast dimensions).
+Shape broadcast_strides(const Tensor& t, IntArrayRef shape);
+
+// ------------------------------------------------------------ typed loops
+// out = f(a), same shape; out is a fresh contiguous tensor, a any strides.
+template <class R, class A, class F> void unary_loop(const Tensor& out, const Tensor& a, F f) {
+  Shape sa = broadcast_strides(a, out.sizes());
+  auto plan = make_plan<2>(out.sizes(), {out.strides().data(), sa.data()}, {int64_t(sizeof(R)), int64_t(sizeof(A))});
+  run_plan<2>(plan, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data())},
+              [&](char** p, const int64_t* s, int64_t n) {
+                R* o = reinterpret_cast<R*>(p[0]);
+                const A* x = reinterpret_cast<const A*>(p[1]);
+                if (s[0] == sizeof(R) && s[1] == sizeof(A)) {
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+                } else {
+                  for (int64_t i = 0; i < n; ++i)
+                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]));
+                }
+              },
+              true);
+}
+
+// out = f(a, b) with a and b broadcast to out's shape.
+template <class R, class A, class B, class F>
+void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  Shape sa = broadcast_strides(a, out.sizes()), sb = broadcast_strides(b, out.sizes());
+  auto plan = make_plan<3>(out.sizes(), {out.strides().data(), sa.data(), sb.data()},
+                           {int64_t(sizeof(R)), int64_t(sizeof(A)), int64_t(sizeof(B))});
+  run_plan<3>(plan,
+              {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+               static_cast<char*>(b.raw_data())},
+              [&](char** p, const int64_t* s, int64_t n) {
+                R* o = reinterpret_cast<R*>(p[0]);
+                const A* x = reinterpret_cast<const A*>(p[1]);
+                const B* y = reinterpret_cast<const B*>(p[2]);
+                if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == sizeof(B)) {
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                } else if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == 0) {
+                  const B yv = *y;
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B)) {
+                  const A xv = *x;
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                } else {
+                  for (int64_t i = 0; i < n; ++i)
+                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
+                                                               *reinterpret_cast<const B*>(p[2] + i * s[2]));
+                }
+              },
+              true);
+}
+
+// out = f(a, b, c) with a, b, c broadcast to out's shape.
+template <class R, class A, class B, class C, class F>
+void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  Shape sa = broadcast_strides(a, out.sizes()), sb = broadcast_strides(b, out.sizes()),
+        sc = broadcast_strides(c, out.sizes());
+  auto plan = make_plan<4>(out.sizes(), {out.strides().data(), sa.data(), sb.data(), sc.data()},
+                           {int64_t(sizeof(R)), int64_t(sizeof(A)), int64_t(sizeof(B)), int64_t(sizeof(C))});
+  run_plan<4>(plan,
+              {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+               static_cast<char*>(b.raw_data()), static_cast<char*>(c.raw_data())},
+              [&](char** p, const int64_t* s, int64_t n) {
+                if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == sizeof(B) && s[3] == sizeof(C)) {
+                  R* o = reinterpret_cast<R*>(p[0]);
+                  const A* x = reinterpret_cast<const A*>(p[1]);
+                  const B* y = reinterpret_cast<const B*>(p[2]);
+                  const C* z = reinterpret_cast<const C*>(p[3]);
+                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], z[i]);
+                } else {
+                  for (int64_t i = 0; i < n; ++i)
+                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
+                                                               *reinterpret_cast<const B*>(p[2] + i * s[2]),
+                                                               *reinterpret_cast<const C*>(p[3] + i * s[3]));
+                }
+              },
+              true);
+}
+
+// dst = src (shapes equal or src broadcastable to dst; dtypes converted).
+void copy(const Tensor& dst, const Tensor& src);
+// A contiguous copy of t (same dtype).
+Tensor contiguous_copy(const Tensor& t);
+// t if contiguous, else a contiguous copy.
+Tensor as_contiguous(const Tensor& t);
+// Fill every element of t with v.
+void fill(const Tensor& t, Scalar v);
+
+// ---------------------------------------------------------------- reductions
+// A contiguous tensor seen as [outer, reduce, inner]: the reduced dims [d0, d1)
+// are adjacent in memory. Results have shape [outer, inner].
+struct ReduceGeometry {
+  int64_t outer = 1, reduce = 1, inner = 1;
+};
+ReduceGeometry reduce_geometry(IntArrayRef sizes, int64_t d0, int64_t d1);
+
+// Sum over the (sorted, unique) dims; keepdim keeps them as size 1. Float sums
+// accumulate in float64 over rows; int and bool sum to int64.
+Tensor sum(const Tensor& a, IntArrayRef dims, bool keepdim);
+// Values and int64 indices of the max (or min) over one dim (first index on ties).
+void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tensor& indices);
+
+// ---------------------------------------------------------------------- GEMM
+// Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C.
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+// out[M×N] = a[M×K] · b[K×N] (+ beta·out) for 2-d tensors of one floating dtype;
+// a transposed view is passed to GEMM as a transpose flag, not copied.
+void mm_into(const Tensor& out, const Tensor& a, const Tensor& b, double beta = 0.0);
+
+}  // namespace dg::kernels

@@ -1,0 +1,94 @@
+// Storage and the caching allocator.
+//
+// Training repeats the same allocation sizes every step, so freed blocks are kept
+// in per-size free lists and handed out again: after the first step a training
+// loop asks the system for no new memory. The cache holds at most kMaxCached
+// bytes; beyond that blocks go back to the system.
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "dimgrad/tensor.hpp"
+
+namespace dg {
+namespace {
+
+constexpr size_t kAlignment = 64;
+constexpr size_t kMaxCached = size_t(1) << 30;
+// Refuse requests above this before asking the system: a clear error instead of the OOM killer.
+constexpr size_t kMaxAllocation = size_t(1) << 40;
+
+size_t round_size(size_t n) {
+  if (n <= 512) return (n + 63) & ~size_t(63);
+  // Round to 1/8 steps of the next power of two: bounded waste, few distinct sizes.
+  size_t p = size_t(1) << (63 - __builtin_clzll(n));
+  size_t step = std::max<size_t>(p / 8, 64);
+  return (n + step - 1) / step * step;
+}
+
+class CachingAllocator {
+ public:
+  void* allocate(size_t n) {
+    n = round_size(n == 0 ? 1 : n);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(n);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= n;
+        return p;
+      }
+    }
+    if (n > kMaxAllocation)
+      throw Error("allocation of " + std::to_string(n) + " bytes refused: more than the " +
+                  std::to_string(kMaxAllocation >> 30) + " GiB limit for one tensor");
+    void* p = std::aligned_alloc(kAlignment, n);
+    if (!p) {
+      release_all();
+      p = std::aligned_alloc(kAlignment, n);
+    }
+    if (!p) throw Error("out of memory: could not allocate " + std::to_string(n) + " bytes");
+    return p;
+  }
+  void deallocate(void* p, size_t n) {
+    n = round_size(n == 0 ? 1 : n);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_ + n > kMaxCached) {
+      std::free(p);
+      return;
+    }
+    free_[n].push_back(p);
+    cached_ += n;
+  }
+  void release_all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [size, list] : free_)
+      for (void* p : list) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+  ~CachingAllocator() { release_all(); }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+CachingAllocator& allocator() {
+  // Never destroyed: tensors in static objects may be freed after main returns.
+  static auto* a = new CachingAllocator();
+  return *a;
+}
+
+}  // namespace
+
+Storage::Storage(size_t nbytes) : data_(allocator().allocate(nbytes)), nbytes_(nbytes) {}
+Storage::~Storage() { allocator().deallocate(data_, nbytes_); }
+
+void empty_cache() { allocator().release_all(); }
+
+}  // namespace dg
