@@ -133,6 +133,11 @@ void backward(const TensorList& roots, const TensorList& grads = {}, bool retain
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs = {},
                 bool retain_graph = false, bool allow_unused = false);
 
+// The module path active while ops run (set by nn::ForwardGuard, null outside a
+// layer); set_history copies it into each new Node for error messages.
+const std::string* current_module_path();
+void set_current_module_path(const std::string* path);
+
 // Node visited in backward order, for explain and tools.
 void visit_graph(const Tensor& root, const std::function<void(Node&)>& fn);
 

@@ -30,7 +30,11 @@ namespace autograd {
 
 namespace {
 thread_local bool grad_mode_enabled = true;
+thread_local const std::string* module_path_now = nullptr;
 }  // namespace
+
+const std::string* current_module_path() { return module_path_now; }
+void set_current_module_path(const std::string* path) { module_path_now = path; }
 
 bool GradMode::is_enabled() { return grad_mode_enabled; }
 void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
@@ -138,6 +142,7 @@ void set_history(const std::shared_ptr<Node>& node, std::initializer_list<const 
   uint32_t nr = 0;
   for (Tensor* out : outputs) add_output(node, *out, nr++);
   node->set_num_outputs(outputs.size());
+  if (module_path_now) node->module_path = *module_path_now;
 }
 
 void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, TensorList& outputs) {
@@ -145,6 +150,7 @@ void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, Te
   uint32_t nr = 0;
   for (Tensor& out : outputs) add_output(node, out, nr++);
   node->set_num_outputs(outputs.size());
+  if (module_path_now) node->module_path = *module_path_now;
 }
 
 }  // namespace autograd
