@@ -5,6 +5,10 @@
 #include "dimgrad/autograd.hpp"
 #include "dimgrad/check.hpp"
 #include "dimgrad/errors.hpp"
+#include "dimgrad/nn.hpp"
 #include "dimgrad/op_table.hpp"
 #include "dimgrad/ops.hpp"
 #include "dimgrad/tensor.hpp"
+#if __has_include("dimgrad/optim.hpp")
+#include "dimgrad/optim.hpp"
+#endif
