@@ -12,3 +12,9 @@
 #if __has_include("dimgrad/optim.hpp")
 #include "dimgrad/optim.hpp"
 #endif
+#if __has_include("dimgrad/data.hpp")
+#include "dimgrad/data.hpp"
+#endif
+#if __has_include("dimgrad/io.hpp")
+#include "dimgrad/io.hpp"
+#endif
