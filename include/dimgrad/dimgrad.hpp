@@ -3,8 +3,10 @@
 #pragma once
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/autograd/function.hpp"
 #include "dimgrad/check.hpp"
 #include "dimgrad/errors.hpp"
+#include "dimgrad/explain.hpp"
 #include "dimgrad/nn.hpp"
 #include "dimgrad/op_table.hpp"
 #include "dimgrad/ops.hpp"
