@@ -242,7 +242,7 @@ class Explainer {
   std::string reuse_note(Node* producer, uint32_t nr, const std::string& name) {
     auto it = uses_.find({producer, nr});
     if (it == uses_.end() || it->second < 2) return "";
-    return name + " is used by " + std::to_string(it->second) + " ops: d" + name +
+    return name + " is used " + std::to_string(it->second) + " times: d" + name +
            " is the sum of the gradients from all " + std::to_string(it->second) + " paths";
   }
 
