@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -129,9 +130,12 @@ void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, Te
 // Run backward from `roots` with `grads` (undefined = ones for a scalar root).
 void backward(const TensorList& roots, const TensorList& grads = {}, bool retain_graph = false);
 // Gradients of `outputs` with respect to `inputs`, returned instead of accumulated
-// into .grad(). `allow_unused` returns undefined tensors for unreachable inputs.
+// into .grad(). LibTorch's signature: retain_graph defaults to create_graph;
+// create_graph (higher-order gradients) is not supported and throws;
+// `allow_unused` returns undefined tensors for unreachable inputs.
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs = {},
-                bool retain_graph = false, bool allow_unused = false);
+                std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                bool allow_unused = false);
 
 // The module path active while ops run (set by nn::ForwardGuard, null outside a
 // layer); set_history copies it into each new Node for error messages.

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/autograd/observer.hpp"
 #include "dimgrad/ops.hpp"
 #include "kernels/kernels.hpp"
 
@@ -147,14 +148,18 @@ void run_engine(const TensorList& roots, const TensorList& grads, bool retain_gr
     for (const Tensor& g : in) any = any || g.defined();
     if (!any) continue;
     node->check_saved();
+    const bool observed = has_observers();
+    TensorList grad_out_copy = observed ? in : TensorList();
     TensorList out = node->apply(std::move(in));
     if (!is_accumulate && out.size() != node->next_edges.size())
       throw AutogradError("backward of " + node->name() + " returned " + std::to_string(out.size()) +
                           " gradients for " + std::to_string(node->next_edges.size()) + " inputs");
+    for (size_t i = 0; i < out.size(); ++i)
+      if (node->next_edges[i].node && out[i].defined()) check_gradient(*node, i, out[i]);
+    if (observed) notify_backward(*node, grad_out_copy, out);
     for (size_t i = 0; i < out.size(); ++i) {
       const Edge& e = node->next_edges[i];
       if (!e.node || !out[i].defined()) continue;
-      check_gradient(*node, i, out[i]);
       auto& buf = buffers[e.node.get()];
       if (buf.size() <= e.input_nr) buf.resize(std::max<size_t>(e.node->num_outputs(), e.input_nr + 1));
       Tensor& slot = buf[e.input_nr];
@@ -171,8 +176,11 @@ void backward(const TensorList& roots, const TensorList& grads, bool retain_grap
   run_engine(roots, grads, retain_graph, nullptr);
 }
 
-TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs, bool retain_graph,
-                bool allow_unused) {
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+  if (create_graph)
+    throw AutogradError("autograd::grad: create_graph=true (a graph of the backward pass, for higher-order "
+                        "gradients) is not supported; backward runs without recording");
   Capture cap;
   cap.results.resize(inputs.size());
   std::vector<std::shared_ptr<Node>> keep;
@@ -183,7 +191,7 @@ TensorList grad(const TensorList& outputs, const TensorList& inputs, const Tenso
     keep.push_back(e.node);
     cap.targets[e.node.get()].push_back({e.input_nr, i});
   }
-  run_engine(outputs, grad_outputs, retain_graph, &cap);
+  run_engine(outputs, grad_outputs, retain_graph.value_or(create_graph), &cap);
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!cap.results[i].defined() && !allow_unused)
       throw AutogradError("autograd::grad: input " + std::to_string(i) + " (shape " + shape_str(inputs[i].sizes()) +

@@ -1,5 +1,6 @@
 // Custom ops (autograd::Function): context, wiring, checks.
 #include "dimgrad/autograd/function.hpp"
+#include "dimgrad/autograd/observer.hpp"
 
 #include <cstdlib>
 
@@ -105,6 +106,11 @@ void wire_custom(const std::shared_ptr<CustomNodeBase>& node, const std::vector<
   }
   node->set_num_outputs(outputs.size());
   if (const std::string* p = current_module_path()) node->module_path = *p;
+  if (has_observers()) {
+    std::vector<Tensor*> outs;
+    for (Tensor& t : outputs) outs.push_back(&t);
+    notify_record(*node, inputs, outs);
+  }
 }
 }  // namespace detail
 

@@ -2,6 +2,7 @@
 #include <atomic>
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/autograd/observer.hpp"
 #include "dimgrad/ops.hpp"
 #include "kernels/kernels.hpp"
 
@@ -143,6 +144,7 @@ void set_history(const std::shared_ptr<Node>& node, std::initializer_list<const 
   for (Tensor* out : outputs) add_output(node, *out, nr++);
   node->set_num_outputs(outputs.size());
   if (module_path_now) node->module_path = *module_path_now;
+  if (has_observers()) notify_record(*node, std::vector<const Tensor*>(inputs), std::vector<Tensor*>(outputs));
 }
 
 void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, TensorList& outputs) {
@@ -151,6 +153,13 @@ void set_history(const std::shared_ptr<Node>& node, const TensorList& inputs, Te
   for (Tensor& out : outputs) add_output(node, out, nr++);
   node->set_num_outputs(outputs.size());
   if (module_path_now) node->module_path = *module_path_now;
+  if (has_observers()) {
+    std::vector<const Tensor*> in;
+    std::vector<Tensor*> out;
+    for (const Tensor& t : inputs) in.push_back(&t);
+    for (Tensor& t : outputs) out.push_back(&t);
+    notify_record(*node, in, out);
+  }
 }
 
 }  // namespace autograd

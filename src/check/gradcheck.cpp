@@ -61,7 +61,8 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
   for (int64_t k = 0; k < n_out; ++k) {
     Tensor seed = zeros({n_out}, out.dtype());
     seed.data_ptr<double>()[k] = 1.0;
-    TensorList g = autograd::grad({out}, wrt, {seed.reshape(out.sizes())}, /*retain_graph=*/true, /*allow_unused=*/true);
+    TensorList g = autograd::grad({out}, wrt, {seed.reshape(out.sizes())}, /*retain_graph=*/true,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
     for (size_t j = 0; j < checked.size(); ++j)
       analytic[j].push_back(g[j].defined() ? g[j].contiguous().reshape({-1}) : zeros({inputs[checked[j]].numel()}, kDouble));
   }
