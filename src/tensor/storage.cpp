@@ -86,8 +86,21 @@ CachingAllocator& allocator() {
 
 }  // namespace
 
+#ifdef DG_NO_CACHING_ALLOCATOR
+// Sanitizer builds: every tensor gets its own system allocation, so AddressSanitizer
+// sees each use after free and LeakSanitizer each leak.
+Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
+  if (nbytes > kMaxAllocation)
+    throw Error("allocation of " + std::to_string(nbytes) + " bytes refused: more than the " +
+                std::to_string(kMaxAllocation >> 30) + " GiB limit for one tensor");
+  data_ = std::aligned_alloc(kAlignment, round_size(nbytes == 0 ? 1 : nbytes));
+  if (!data_) throw Error("out of memory: could not allocate " + std::to_string(nbytes) + " bytes");
+}
+Storage::~Storage() { std::free(data_); }
+#else
 Storage::Storage(size_t nbytes) : data_(allocator().allocate(nbytes)), nbytes_(nbytes) {}
 Storage::~Storage() { allocator().deallocate(data_, nbytes_); }
+#endif
 
 void empty_cache() { allocator().release_all(); }
 
