@@ -39,6 +39,7 @@ struct ExplainedGradient {
   size_t input = 0;      // input index
   Shape shape;           // the gradient's shape as explained (= the input's shape)
   std::string formula;   // e.g. "dX[N×D] = dS[N×C] · Wᵀ[C×D]"
+  uint64_t sequence_nr = 0;  // of the node (tells two nodes of one op apart)
 };
 std::vector<ExplainedGradient> explain_gradients(const Tensor& loss, const ExplainOptions& options = {});
 

@@ -380,7 +380,7 @@ std::string Explainer::dot() {
 std::vector<ExplainedGradient> Explainer::gradients() {
   std::vector<ExplainedGradient> out;
   for (auto& l : lines())
-    for (auto& [i, f] : l.grads) out.push_back({l.node->name(), i, l.node->input_meta[i].shape, f});
+    for (auto& [i, f] : l.grads) out.push_back({l.node->name(), i, l.node->input_meta[i].shape, f, l.node->sequence_nr()});
   return out;
 }
 

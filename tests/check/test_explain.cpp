@@ -93,7 +93,7 @@ TEST(Explain, ExplainedShapesAgreeWithTheEngine) {
     loss.backward();
     int checked = 0;
     for (const auto& g : grads) {
-      if (g.op != op_node->name()) continue;
+      if (g.sequence_nr != op_node->sequence_nr()) continue;
       if (leaves[g.input]) {
         ASSERT_TRUE(leaves[g.input]->grad) << g.formula;
         EXPECT_EQ(dg::Shape(leaves[g.input]->grad->sizes), g.shape) << g.formula;
