@@ -61,6 +61,27 @@
   /* softmax.cpp */                                                                                      \
   X(Softmax, "softmax", 1, "Y = exp(A) / Σ exp(A)", "dA = Y ⊙ (dY - Σ(dY ⊙ Y))")                          \
   X(LogSoftmax, "log_softmax", 1, "Y = A - log Σ exp(A)", "dA = dY - softmax(A) ⊙ Σ dY")                 \
+  /* nn fused ops (ops/linear.cpp, activation.cpp, norm.cpp, loss.cpp); Â is the normalized input */     \
+  X(Linear, "linear", 3, "Y = A · Bᵀ + C", "dA = dY · B; dB = dYᵀ · A; dC = Σ_N dY")                      \
+  X(LeakyRelu, "leaky_relu", 1, "Y = A > 0 ? A : s·A", "dA = dY ⊙ (A > 0 ? 1 : s)")                     \
+  X(Elu, "elu", 1, "Y = A > 0 ? A : α·(exp(A) - 1)", "dA = dY ⊙ (A > 0 ? 1 : Y + α)")                     \
+  X(Gelu, "gelu", 1, "Y = A·Φ(A)", "dA = dY ⊙ (Φ(A) + A·φ(A))")                                         \
+  X(Softplus, "softplus", 1, "Y = log(1 + exp(β·A)) / β", "dA = dY ⊙ σ(β·A)")                             \
+  X(BatchNorm, "batch_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_c)·rstd_c over (N, spatial)",                  \
+    "dA = B·rstd/M ⊙ (M·dY - Σ dY - Â ⊙ Σ(dY ⊙ Â)); dB = Σ dY ⊙ Â; dC = Σ dY")                            \
+  X(LayerNorm, "layer_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_row)·rstd_row over the last dims",             \
+    "dA = rstd/K ⊙ (K·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ B; dB = Σ_rows dY ⊙ Â; dC = Σ_rows dY")            \
+  X(GroupNorm, "group_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_ng)·rstd_ng over each group",                  \
+    "dA = rstd/K ⊙ (K·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ B; dB = Σ dY ⊙ Â; dC = Σ dY")                      \
+  X(Embedding, "embedding", 1, "Y = A[idx] (rows)", "dA = zeros with dY rows added at idx (padding_idx gets none)") \
+  X(CrossEntropy, "cross_entropy", 1, "Y = -Σ Q ⊙ log softmax(A)", "dA = P·Σ_c Q - Q (one-hot, mean: (P - Y)/N)") \
+  X(NllLoss, "nll_loss", 1, "Y = -Σ_i w_i·A[i, t_i]", "dA = -w_i·dY at [i, t_i], 0 elsewhere")             \
+  X(MultiMargin, "multi_margin_loss", 1, "Y = Σ_{j≠t} w_t·max(0, m - A_t + A_j)^p / C",                  \
+    "dA_j = w_t·p·h^(p-1)/C ⊙ dY where the hinge h > 0; dA_t = -Σ_j of those")                          \
+  X(BinaryCrossEntropy, "binary_cross_entropy", 2, "Y = -w·(B·log A + (1 - B)·log(1 - A))",              \
+    "dA = w·(A - B) / (A·(1 - A)) ⊙ dY; dB = w·(log(1 - A) - log A) ⊙ dY")                                  \
+  X(BCEWithLogits, "binary_cross_entropy_with_logits", 2, "Y = w·((1 - B)·A + (1 + (p - 1)·B)·softplus(-A))", \
+    "dA = w·(σ(A)·(1 + (p - 1)·B) - p·B) ⊙ dY; dB = w·((p - 1)·softplus(-A) - A) ⊙ dY")                    \
   /* autograd/function.cpp: user-defined ops */                                                          \
   X(Custom, "custom", -1, "Y = f(A, ...)", "dA = user backward")
 

@@ -1,0 +1,130 @@
+// The affine op (nn::functional::linear), fused: Y = X·Wᵀ + b in one GEMM whose
+// output is pre-filled with the bias rows (beta = 1), so the bias costs no
+// separate pass over Y and no temporary.
+//
+// Dimension analysis (docs/derivations/affine.md), with X viewed as [N×D]
+// (every leading dim folded into N), W [C×D], b [C], Y [N×C]:
+//   dX must be [N×D]: the only product of dY [N×C] and W [C×D] that is [N×D] is dY·W.
+//   dW must be [C×D]: the only product of dY and X that is [C×D] is dYᵀ·X.
+//   db must be [C]:   b was broadcast over the N rows, so its gradient sums dY over N.
+#include "dimgrad/nn/linear.hpp"
+#include "ops/op_util.hpp"
+
+namespace dg {
+namespace ops {
+namespace {
+
+// ΣN dY: column sums of a contiguous [N×C] matrix into db [C].
+template <class T> void column_sums(const T* dy, T* db, int64_t N, int64_t C) {
+  const bool par = N * C >= kernels::kParallelGrain && C >= 64 && omp_get_max_threads() > 1;
+  // Each thread owns a block of columns and walks the rows in order (rows are
+  // contiguous, so the inner loop over a column block vectorizes).
+#pragma omp parallel if (par)
+  {
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int64_t chunk = (C + nt - 1) / nt;
+    const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
+    for (int64_t c = c0; c < c1; ++c) db[c] = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* row = dy + n * C;
+      for (int64_t c = c0; c < c1; ++c) db[c] += row[c];
+    }
+  }
+}
+
+struct LinearBackward : Node {
+  LinearBackward() : Node(OpKind::Linear) {}
+  Tensor x, w;          // x contiguous [N×D] (saved when dW is needed), w [C×D] (when dX is)
+  Shape x_shape;        // the input's own shape ([*, D])
+  int64_t N = 0, D = 0, C = 0;
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);  // [*, C] seen as [N×C]
+    Tensor dx, dw, db;
+    dispatch_floating(dy.dtype(), "linear backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* pdy = dy.data_ptr<T>();
+      if (needs_grad(0)) {
+        // dX[N×D] = dY[N×C] · W[C×D]
+        dx = make_tensor(x_shape, dy.dtype());
+        kernels::gemm(false, false, N, D, C, T(1), pdy, C, w.data_ptr<T>(), D, T(0), dx.data_ptr<T>(), D);
+      }
+      if (needs_grad(1)) {
+        // dW[C×D] = dYᵀ[C×N] · X[N×D]
+        dw = make_tensor({C, D}, dy.dtype());
+        kernels::gemm(true, false, C, D, N, T(1), pdy, C, x.data_ptr<T>(), D, T(0), dw.data_ptr<T>(), D);
+      }
+      if (needs_grad(2)) {
+        // db[C] = Σ_N dY[N×C]   (b was broadcast over the N rows)
+        db = make_tensor({C}, dy.dtype());
+        column_sums<T>(pdy, db.data_ptr<T>(), N, C);
+      }
+    });
+    return {dx, dw, db};
+  }
+};
+
+void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  detail::check_defined(x, "linear");
+  detail::check_defined(w, "linear (weight)");
+  if (w.dim() != 2)
+    throw ShapeError("linear: expected a 2-d weight [out_features, in_features], got " + shape_str(w.sizes()));
+  if (x.dim() < 1)
+    throw ShapeError("linear: expected an input with at least 1 dimension [*, " + std::to_string(w.size(1)) +
+                     "], got a 0-d tensor");
+  if (x.size(-1) != w.size(1))
+    throw ShapeError("linear: expected input [*, " + std::to_string(w.size(1)) + "] for weight " +
+                     shape_str(w.sizes()) + ", got " + shape_str(x.sizes()));
+  if (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0)))
+    throw ShapeError("linear: expected bias [" + std::to_string(w.size(0)) + "], got " + shape_str(b.sizes()));
+  if (!is_floating(x.dtype()) || x.dtype() != w.dtype() || (b.defined() && b.dtype() != w.dtype()))
+    throw DTypeError(std::string("linear: input, weight and bias must share one floating dtype, got input ") +
+                     dtype_name(x.dtype()) + ", weight " + dtype_name(w.dtype()) +
+                     (b.defined() ? std::string(", bias ") + dtype_name(b.dtype()) : std::string()));
+}
+
+}  // namespace
+}  // namespace ops
+
+namespace nn::functional {
+
+using namespace ops;
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  check_linear(input, weight, bias);
+  const int64_t D = weight.size(1), C = weight.size(0);
+  int64_t N = 1;  // every leading dim folded into the rows
+  for (int64_t d = 0; d + 1 < input.dim(); ++d) N *= input.size(d);
+  Tensor x = kernels::as_contiguous(input);
+  Tensor w = kernels::as_contiguous(weight);
+  Shape out_shape(input.sizes());
+  out_shape[out_shape.size() - 1] = C;
+  Tensor y = make_tensor(out_shape, input.dtype());
+  dispatch_floating(input.dtype(), "linear", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* py = y.data_ptr<T>();
+    T beta = 0;
+    if (bias.defined()) {
+      // Y ← b broadcast over the rows; the GEMM then adds X·Wᵀ to it (beta = 1).
+      Tensor b = kernels::as_contiguous(bias);
+      const T* pb = b.data_ptr<T>();
+      const bool par = N * C >= kernels::kParallelGrain && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t n = 0; n < N; ++n) std::memcpy(py + n * C, pb, sizeof(T) * static_cast<size_t>(C));
+      beta = 1;
+    }
+    // Y[N×C] = X[N×D] · Wᵀ[D×C] (+ Y)
+    kernels::gemm(false, true, N, C, D, T(1), x.data_ptr<T>(), D, w.data_ptr<T>(), D, beta, py, C);
+  });
+  record<LinearBackward>(y, {&input, &weight, &bias}, {}, [&](LinearBackward& n) {
+    n.N = N;
+    n.D = D;
+    n.C = C;
+    n.x_shape = Shape(input.sizes());
+    if (n.needs_grad(1)) n.x = n.save(x);
+    if (n.needs_grad(0)) n.w = n.save(w);
+  });
+  return y;
+}
+
+}  // namespace nn::functional
+}  // namespace dg

@@ -1,0 +1,604 @@
+// Fused losses: cross_entropy (log_softmax + NLL in one op), nll_loss,
+// multi_margin_loss, and the elementwise parts of binary_cross_entropy and
+// binary_cross_entropy_with_logits.
+//
+// Softmax cross-entropy (docs/derivations/softmax_cross_entropy.md). For scores
+// S [N×C], P = softmax(S) row-wise, and a target distribution per row written
+// as weights Q [N×C] (one-hot scaled by 1/N for the plain mean, with class
+// weights, smoothing and ignored rows folded in), the loss is
+//   L = −Σ_i Σ_c Q_ic·log P_ic,
+// and its gradient, from ∂log P_ic/∂S_ik = [c = k] − P_ik, is
+//   dS_ik = P_ik·Σ_c Q_ic − Q_ik            [N×C], the shape of S.
+// For one-hot targets and the mean this is the familiar dS = (P − Y)/N.
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "dimgrad/nn/loss.hpp"
+#include "ops/op_util.hpp"
+
+namespace dg {
+namespace ops {
+namespace {
+
+enum class Red { None, Mean, Sum };
+Red to_red(const nn::reduction_t& r) {
+  if (std::holds_alternative<enumtype::kNone>(r)) return Red::None;
+  if (std::holds_alternative<enumtype::kSum>(r)) return Red::Sum;
+  return Red::Mean;
+}
+
+bool parallel_rows(int64_t rows, int64_t C) { return rows * C >= kernels::kParallelGrain && omp_get_max_threads() > 1; }
+
+// Logits [N, C, d...] seen as `outer` samples × C classes × S positions: element
+// (o, c, s) lives at (o·C + c)·S + s, and a "row" is one (o, s) pair.
+struct ClassGeo {
+  int64_t outer = 1, C = 0, S = 1;
+  Shape target_shape;  // the input's shape without the class dim
+  int64_t rows() const { return outer * S; }
+  int64_t base(int64_t row) const { return (row / S) * C * S + row % S; }
+};
+
+ClassGeo class_geometry(const Tensor& input, const char* op) {
+  detail::check_defined(input, op);
+  if (!is_floating(input.dtype()))
+    throw DTypeError(std::string(op) + ": expected floating-point scores, got " + dtype_name(input.dtype()));
+  ClassGeo g;
+  if (input.dim() == 0)
+    throw ShapeError(std::string(op) + ": expected scores [N, C] (or [C]), got a 0-d tensor");
+  if (input.dim() == 1) {
+    g.C = input.size(0);
+    return g;
+  }
+  g.outer = input.size(0);
+  g.C = input.size(1);
+  g.target_shape.push_back(g.outer);
+  for (int64_t d = 2; d < input.dim(); ++d) {
+    g.S *= input.size(d);
+    g.target_shape.push_back(input.size(d));
+  }
+  return g;
+}
+
+std::string index_str(IntArrayRef shape, int64_t flat) {
+  std::string s = "[";
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  for (size_t i = 0; i < idx.size(); ++i) s += (i ? ", " : "") + std::to_string(idx[i]);
+  return s + "]";
+}
+
+// Class-index targets: int64, the input's shape without dim 1, each in [0, C)
+// or equal to ignore_index. Returns a contiguous copy (or the tensor itself).
+Tensor check_class_target(const Tensor& input, const Tensor& target, const ClassGeo& g, std::optional<int64_t> ignore,
+                          const char* op, bool probabilities_allowed) {
+  detail::check_defined(target, op);
+  if (target.dtype() != kLong)
+    throw DTypeError(std::string(op) + ": expected class indices of dtype int64 with shape " +
+                     shape_str(g.target_shape) +
+                     (probabilities_allowed ? " (or class probabilities of the input's dtype and shape " +
+                                                  shape_str(input.sizes()) + ")"
+                                            : std::string()) +
+                     ", got a " + dtype_name(target.dtype()) + " target of shape " + shape_str(target.sizes()));
+  if (target.sizes() != IntArrayRef(g.target_shape))
+    throw ShapeError(std::string(op) + ": expected a target of shape " + shape_str(g.target_shape) +
+                     " (the input " + shape_str(input.sizes()) + " without its class dim), got " +
+                     shape_str(target.sizes()));
+  Tensor t = kernels::as_contiguous(target);
+  const int64_t* pt = t.data_ptr<int64_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if ((pt[i] >= 0 && pt[i] < g.C) || (ignore && pt[i] == *ignore)) continue;
+    throw IndexError(std::string(op) + ": target " + std::to_string(pt[i]) + " at " +
+                     (g.target_shape.empty() ? std::string("the only position") : "index " + index_str(g.target_shape, i)) +
+                     " is out of range for " + std::to_string(g.C) + " classes (expected 0 ≤ target < " +
+                     std::to_string(g.C) + (ignore ? ", or ignore_index " + std::to_string(*ignore) : std::string()) + ")");
+  }
+  return t;
+}
+
+Tensor check_class_weight(const Tensor& w, int64_t C, ScalarType dt, const char* op) {
+  if (!w.defined()) return w;
+  if (w.dim() != 1 || w.size(0) != C)
+    throw ShapeError(std::string(op) + ": expected a class weight of shape [" + std::to_string(C) + "], got " +
+                     shape_str(w.sizes()));
+  if (w.dtype() != dt)
+    throw DTypeError(std::string(op) + ": the class weight is " + dtype_name(w.dtype()) + " but the input is " +
+                     dtype_name(dt));
+  return kernels::as_contiguous(w);
+}
+
+// A scalar (or, for kNone, the per-row values with the target's shape) from row losses.
+template <class T> Tensor reduce_rows(const std::vector<double>& v, Red red, const Shape& shape, ScalarType dt,
+                                      double denom) {
+  if (red == Red::None) {
+    Tensor out = make_tensor(shape, dt);
+    T* p = out.data_ptr<T>();
+    for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
+    return out;
+  }
+  double s = 0;
+  for (double x : v) s += x;
+  Tensor out = make_tensor({}, dt);
+  out.data_ptr<T>()[0] = static_cast<T>(red == Red::Mean ? s / denom : s);
+  return out;
+}
+
+// ============================================================ cross entropy
+struct CrossEntropyBackward : Node {
+  CrossEntropyBackward() : Node(OpKind::CrossEntropy) {}
+  ClassGeo g;
+  Tensor P;                         // softmax of the scores, the input's shape
+  Tensor target, weight;            // int64 indices (or probabilities); weight [C] or undefined
+  bool probs = false, per_row = false;
+  std::vector<double> alpha, beta;  // indices: Q_ic = α_i·[c = t_i] + β_i·w_c   (per row)
+  double prob_scale = 1, smoothing = 0;  // probabilities: Q_ic = w_c·((1 − ε)·y_ic + ε/C)·prob_scale
+  void release_saved() override {
+    Node::release_saved();
+    P.reset();
+    target.reset();
+    weight.reset();
+  }
+  TensorList apply(TensorList&& grads) override {
+    Tensor gy = kernels::as_contiguous(grads[0]);  // [] or, for kNone, [rows]
+    Tensor dS = make_tensor(P.sizes(), P.dtype());
+    dispatch_floating(P.dtype(), "cross_entropy backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* pp = P.data_ptr<T>();
+      const T* pg = gy.data_ptr<T>();
+      const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+      T* pd = dS.data_ptr<T>();
+      const int64_t C = g.C, S = g.S;
+      double Wsum = 0;  // Σ_c w_c
+      for (int64_t c = 0; c < C; ++c) Wsum += pw ? static_cast<double>(pw[c]) : 1.0;
+#pragma omp parallel for schedule(static) if (parallel_rows(g.rows(), C))
+      for (int64_t i = 0; i < g.rows(); ++i) {
+        const int64_t b = g.base(i);
+        const double gi = static_cast<double>(pg[per_row ? i : 0]);
+        if (!probs) {
+          // dS[i, :] = gᵢ·(P·Σ_c Q − Q), Σ_c Q = α + β·Σw, Q = α at the target plus β·w everywhere
+          const double a = alpha[i] * gi, bt = beta[i] * gi, sq = a + bt * Wsum;
+          const int64_t t = target.data_ptr<int64_t>()[i];
+          for (int64_t c = 0; c < C; ++c) {
+            const double q = bt * (pw ? static_cast<double>(pw[c]) : 1.0) + (c == t ? a : 0.0);
+            pd[b + c * S] = static_cast<T>(static_cast<double>(pp[b + c * S]) * sq - q);
+          }
+        } else {
+          const T* py = target.data_ptr<T>();
+          double sq = 0;
+          for (int64_t c = 0; c < C; ++c)
+            sq += (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - smoothing) * py[b + c * S] + smoothing / C);
+          const double k = gi * prob_scale;
+          for (int64_t c = 0; c < C; ++c) {
+            const double q = (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - smoothing) * py[b + c * S] + smoothing / C);
+            pd[b + c * S] = static_cast<T>(k * (static_cast<double>(pp[b + c * S]) * sq - q));
+          }
+        }
+      }
+    });
+    return {dS};
+  }
+};
+
+// Row-wise log-sum-exp of the scores; writes P = softmax when p != nullptr.
+template <class T> double row_lse(const T* x, int64_t b, int64_t C, int64_t S, T* p) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(x[b + c * S]));
+  if (m == -std::numeric_limits<double>::infinity()) m = 0;
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const double e = std::exp(static_cast<double>(x[b + c * S]) - m);
+    if (p) p[b + c * S] = static_cast<T>(e);
+    s += e;
+  }
+  if (p) {
+    const double inv = 1.0 / s;
+    for (int64_t c = 0; c < C; ++c) p[b + c * S] = static_cast<T>(p[b + c * S] * inv);
+  }
+  return m + std::log(s);
+}
+
+// ================================================================ nll loss
+struct NllLossBackward : Node {
+  NllLossBackward() : Node(OpKind::NllLoss) {}
+  ClassGeo g;
+  Shape input_shape;
+  Tensor target;              // int64 [rows]
+  std::vector<double> coef;   // per row: w_t / D (0 for ignored rows)
+  bool per_row = false;
+  TensorList apply(TensorList&& grads) override {
+    // L = −Σ_i coefᵢ·A[i, tᵢ]    dA[i, c] = −gᵢ·coefᵢ·[c = tᵢ]   (the input's shape; zero off the targets)
+    Tensor gy = kernels::as_contiguous(grads[0]);
+    Tensor dA = zeros(input_shape, gy.dtype());
+    dispatch_floating(gy.dtype(), "nll_loss backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* pg = gy.data_ptr<T>();
+      T* pd = dA.data_ptr<T>();
+      const int64_t* pt = target.data_ptr<int64_t>();
+      for (int64_t i = 0; i < g.rows(); ++i)
+        if (coef[i] != 0) pd[g.base(i) + pt[i] * g.S] = static_cast<T>(-static_cast<double>(pg[per_row ? i : 0]) * coef[i]);
+    });
+    return {dA};
+  }
+};
+
+// ======================================================== multi margin loss
+struct MultiMarginBackward : Node {
+  MultiMarginBackward() : Node(OpKind::MultiMargin) {}
+  Tensor x, target, weight;  // x contiguous [N, C], target int64 [N], weight [C] or undefined
+  int64_t N = 0, C = 0, p = 1;
+  double margin = 1, denom = 1;
+  bool per_row = false;
+  TensorList apply(TensorList&& grads) override {
+    Tensor gy = kernels::as_contiguous(grads[0]);
+    Tensor dA = make_tensor(x.sizes(), x.dtype());
+    dispatch_floating(x.dtype(), "multi_margin_loss backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* px = x.data_ptr<T>();
+      const T* pg = gy.data_ptr<T>();
+      const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+      const int64_t* pt = target.data_ptr<int64_t>();
+      T* pd = dA.data_ptr<T>();
+      for (int64_t i = 0; i < N; ++i) {
+        // hinge h_j = m − x_y + x_j (j ≠ y): dA_j = k·p·h_j^(p−1) where h_j > 0,
+        // dA_y = −Σ_j dA_j (x_y appears with a minus sign in every hinge);
+        // k = gᵢ·w_y/(C·D), D the mean's divisor
+        const int64_t y = pt[i];
+        const T* xr = px + i * C;
+        T* dr = pd + i * C;
+        const double k = static_cast<double>(pg[per_row ? i : 0]) * (pw ? static_cast<double>(pw[y]) : 1.0) /
+                         (static_cast<double>(C) * denom);
+        double acc = 0;
+        for (int64_t j = 0; j < C; ++j) {
+          if (j == y) continue;
+          const double h = margin - static_cast<double>(xr[y]) + static_cast<double>(xr[j]);
+          const double d = h > 0 ? k * (p == 1 ? 1.0 : 2.0 * h) : 0.0;
+          dr[j] = static_cast<T>(d);
+          acc += d;
+        }
+        dr[y] = static_cast<T>(-acc);
+      }
+    });
+    return {dA};
+  }
+};
+
+// ================================================== binary cross entropies
+// Elementwise parts only; class weights and the reduction are applied after
+// with core ops (whose backward is the broadcast product and the mean's 1/n).
+struct BinaryCrossEntropyBackward : Node {
+  BinaryCrossEntropyBackward() : Node(OpKind::BinaryCrossEntropy) {}
+  Tensor x, t;
+  TensorList apply(TensorList&& grads) override {
+    Tensor dx, dt;
+    const Tensor& g = grads[0];
+    dispatch_floating(x.dtype(), "binary_cross_entropy backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if (needs_grad(0)) {
+        // ℓ = −(t·log x + (1 − t)·log(1 − x))    dx = dY ⊙ (x − t) / (x·(1 − x))   (denominator ≥ 1e-12)
+        dx = make_tensor(x.sizes(), x.dtype());
+        kernels::ternary_loop<T, T, T, T>(dx, g, x, t, [](T d, T xv, T tv) {
+          const double den = std::max(static_cast<double>(xv) * (1.0 - xv), 1e-12);
+          return static_cast<T>(d * (xv - tv) / den);
+        });
+      }
+      if (needs_grad(1)) {
+        // dt = dY ⊙ (log(1 − x) − log x)   (each log clamped at −100 as in the forward)
+        dt = make_tensor(t.sizes(), t.dtype());
+        kernels::binary_loop<T, T, T>(dt, g, x, [](T d, T xv) {
+          return static_cast<T>(d * (std::max(std::log1p(-static_cast<double>(xv)), -100.0) -
+                                     std::max(std::log(static_cast<double>(xv)), -100.0)));
+        });
+      }
+    });
+    return {dx, dt};
+  }
+};
+
+struct BCEWithLogitsBackward : Node {
+  BCEWithLogitsBackward() : Node(OpKind::BCEWithLogits) {}
+  Tensor x, t, pw;  // pw: pos_weight expanded to x's shape, or undefined (p = 1)
+  TensorList apply(TensorList&& grads) override {
+    Tensor dx, dt;
+    const Tensor& g = grads[0];
+    Tensor p = pw.defined() ? pw : ones({}, x.dtype());
+    dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if (needs_grad(0)) {
+        // ℓ = (1 − t)·x + (1 + (p − 1)·t)·softplus(−x)
+        // dx = dY ⊙ (σ(x)·(1 + (p − 1)·t) − p·t)          (= dY ⊙ (σ(x) − t) when p = 1)
+        Tensor gx = g * (p * t + 1 - t);  // dY·(1 + (p − 1)·t)
+        Tensor gpt = g * p * t;
+        dx = make_tensor(x.sizes(), x.dtype());
+        kernels::ternary_loop<T, T, T, T>(dx, x, gx, gpt, [](T xv, T a, T b) {
+          return static_cast<T>(a / (1.0 + std::exp(-static_cast<double>(xv))) - b);
+        });
+      }
+      if (needs_grad(1)) {
+        // dt = dY ⊙ ((p − 1)·softplus(−x) − x)
+        dt = make_tensor(t.sizes(), t.dtype());
+        kernels::ternary_loop<T, T, T, T>(dt, g, x, p, [](T d, T xv, T pv) {
+          const double xd = xv;
+          const double sp = std::max(-xd, 0.0) + std::log1p(std::exp(-std::abs(xd)));  // softplus(−x)
+          return static_cast<T>(d * ((pv - 1.0) * sp - xd));
+        });
+      }
+    });
+    return {dx, dt};
+  }
+};
+
+Tensor apply_reduction(const Tensor& loss, Red red) {
+  if (red == Red::Mean) return loss.mean();
+  if (red == Red::Sum) return loss.sum();
+  return loss;
+}
+
+void check_same_shape(const Tensor& input, const Tensor& target, const char* op) {
+  detail::check_defined(input, op);
+  detail::check_defined(target, op);
+  if (!is_floating(input.dtype()) || input.dtype() != target.dtype())
+    throw DTypeError(std::string(op) + ": expected input and target of one floating dtype, got " +
+                     dtype_name(input.dtype()) + " and " + dtype_name(target.dtype()));
+  if (input.sizes() != target.sizes())
+    throw ShapeError(std::string(op) + ": input " + shape_str(input.sizes()) + " and target " +
+                     shape_str(target.sizes()) + " must have the same shape");
+}
+
+}  // namespace
+}  // namespace ops
+
+namespace nn::functional {
+
+using namespace ops;
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& options) {
+  const char* op = "cross_entropy";
+  ClassGeo g = class_geometry(input, op);
+  const double eps = options.label_smoothing();
+  if (eps < 0 || eps > 1) throw Error("cross_entropy: label_smoothing must be in [0, 1], got " + std::to_string(eps));
+  Tensor w = check_class_weight(options.weight(), g.C, input.dtype(), op);
+  const Red red = to_red(options.reduction());
+  const bool probs = target.defined() && is_floating(target.dtype()) && target.sizes() == input.sizes();
+  if (probs && target.dtype() != input.dtype())
+    throw DTypeError(std::string("cross_entropy: probability targets must have the input's dtype ") +
+                     dtype_name(input.dtype()) + ", got " + dtype_name(target.dtype()));
+  if (probs && target.requires_grad() && autograd::GradMode::is_enabled())
+    throw AutogradError("cross_entropy: gradients with respect to probability targets are not supported; pass "
+                        "target.detach()");
+  Tensor t = probs ? kernels::as_contiguous(target)
+                   : check_class_target(input, target, g, options.ignore_index(), op, /*probabilities_allowed=*/true);
+  const int64_t ignore = options.ignore_index();
+  Tensor x = kernels::as_contiguous(input);
+  const bool need_grad = autograd::any_requires_grad({&input});
+  Tensor P = need_grad ? make_tensor(x.sizes(), x.dtype()) : Tensor();
+  const int64_t rows = g.rows(), C = g.C, S = g.S;
+  std::vector<double> row_loss(rows), row_w(rows), alpha, beta;
+  double denom = static_cast<double>(rows), prob_scale = 1;
+  Tensor out;
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+    T* pP = need_grad ? P.data_ptr<T>() : nullptr;
+    std::vector<double> row_smooth(probs ? 0 : rows);
+#pragma omp parallel for schedule(static) if (parallel_rows(rows, C))
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t b = g.base(i);
+      const double lse = row_lse(px, b, C, S, pP);  // −log P_ic = lse − x_ic
+      if (probs) {
+        // loss_i = Σ_c w_c·y'_ic·(lse − x_ic),  y' = (1 − ε)·y + ε/C
+        const T* py = t.data_ptr<T>();
+        double l = 0;
+        for (int64_t c = 0; c < C; ++c)
+          l += (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - eps) * py[b + c * S] + eps / C) *
+               (lse - static_cast<double>(px[b + c * S]));
+        row_loss[i] = l;
+        continue;
+      }
+      const int64_t ti = t.data_ptr<int64_t>()[i];
+      if (ti == ignore) {
+        row_loss[i] = row_w[i] = row_smooth[i] = 0;
+        continue;
+      }
+      const double wt = pw ? static_cast<double>(pw[ti]) : 1.0;
+      row_w[i] = wt;
+      row_loss[i] = wt * (lse - static_cast<double>(px[b + ti * S]));  // w_t·(−log P_it)
+      if (eps > 0) {
+        double sm = 0;  // Σ_c w_c·(−log P_ic)
+        for (int64_t c = 0; c < C; ++c)
+          sm += (pw ? static_cast<double>(pw[c]) : 1.0) * (lse - static_cast<double>(px[b + c * S]));
+        row_smooth[i] = sm;
+      }
+    }
+    if (probs) {
+      // PyTorch divides the summed loss by the number of rows (not by the weights).
+      prob_scale = red == Red::Mean ? 1.0 / static_cast<double>(rows) : 1.0;
+      out = reduce_rows<T>(row_loss, red, g.target_shape, x.dtype(), static_cast<double>(rows));
+      return;
+    }
+    // loss = (1 − ε)·NLL + (ε/C)·smooth, each reduced as PyTorch 1.13 does: the
+    // NLL mean divides by Σ w_t over counted rows, the smoothing mean by the same
+    // with class weights and by all rows (ignored ones included) without.
+    double wsum = 0;
+    for (int64_t i = 0; i < rows; ++i) wsum += row_w[i];
+    const double dn = red == Red::Mean ? wsum : 1.0;
+    const double ds = red == Red::Mean ? (pw ? wsum : static_cast<double>(rows)) : 1.0;
+    alpha.resize(rows);
+    beta.resize(rows);
+    std::vector<double> combined(rows);
+    for (int64_t i = 0; i < rows; ++i) {
+      const bool ignored = t.data_ptr<int64_t>()[i] == ignore;
+      alpha[i] = ignored ? 0.0 : (1 - eps) * row_w[i] / dn;
+      beta[i] = ignored || eps == 0 ? 0.0 : eps / static_cast<double>(C) / ds;
+      combined[i] = (1 - eps) * row_loss[i] / dn + (eps > 0 ? eps / static_cast<double>(C) * row_smooth[i] / ds : 0.0);
+    }
+    out = reduce_rows<T>(combined, red == Red::None ? Red::None : Red::Sum, g.target_shape, x.dtype(), 1.0);
+    denom = 1;
+  });
+  (void)denom;
+  record<CrossEntropyBackward>(out, {&input}, {}, [&](CrossEntropyBackward& n) {
+    n.g = g;
+    n.P = P;
+    n.target = n.save(t);
+    if (w.defined()) n.weight = n.save(w);
+    n.probs = probs;
+    n.per_row = red == Red::None;
+    n.alpha = std::move(alpha);
+    n.beta = std::move(beta);
+    n.prob_scale = prob_scale;
+    n.smoothing = eps;
+  });
+  return out;
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
+  const char* op = "nll_loss";
+  ClassGeo g = class_geometry(input, op);
+  Tensor w = check_class_weight(options.weight(), g.C, input.dtype(), op);
+  Tensor t = check_class_target(input, target, g, options.ignore_index(), op, false);
+  const Red red = to_red(options.reduction());
+  const int64_t rows = g.rows(), ignore = options.ignore_index();
+  Tensor x = kernels::as_contiguous(input);
+  std::vector<double> row_loss(rows), coef(rows);
+  Tensor out;
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+    const int64_t* pt = t.data_ptr<int64_t>();
+    double wsum = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      if (pt[i] == ignore) continue;
+      coef[i] = pw ? static_cast<double>(pw[pt[i]]) : 1.0;  // w_t
+      wsum += coef[i];
+      row_loss[i] = -coef[i] * static_cast<double>(px[g.base(i) + pt[i] * g.S]);
+    }
+    // mean: Σ_i −w_tᵢ·A[i, tᵢ] / Σ_i w_tᵢ  (ignored rows count in neither)
+    const double D = red == Red::Mean ? wsum : 1.0;
+    for (double& c : coef) c /= D;
+    out = reduce_rows<T>(row_loss, red, g.target_shape, x.dtype(), wsum);
+  });
+  record<NllLossBackward>(out, {&input}, {}, [&](NllLossBackward& n) {
+    n.g = g;
+    n.input_shape = Shape(input.sizes());
+    n.target = n.save(t);
+    n.coef = std::move(coef);
+    n.per_row = red == Red::None;
+  });
+  return out;
+}
+
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossFuncOptions& options) {
+  const char* op = "multi_margin_loss";
+  ClassGeo g = class_geometry(input, op);
+  if (input.dim() > 2)
+    throw ShapeError("multi_margin_loss: expected scores [N, C] or [C], got " + shape_str(input.sizes()));
+  if (options.p() != 1 && options.p() != 2)
+    throw Error("multi_margin_loss: only p = 1 and p = 2 are supported, got p = " + std::to_string(options.p()));
+  Tensor w = check_class_weight(options.weight(), g.C, input.dtype(), op);
+  Tensor t = check_class_target(input, target, g, std::nullopt, op, false);
+  const Red red = to_red(options.reduction());
+  const int64_t N = g.outer, C = g.C, p = options.p();
+  const double margin = options.margin();
+  Tensor x = kernels::as_contiguous(input);
+  std::vector<double> row_loss(N);
+  Tensor out;
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+    const int64_t* pt = t.data_ptr<int64_t>();
+    for (int64_t i = 0; i < N; ++i) {
+      // loss_i = w_y·Σ_{j≠y} max(0, m − x_y + x_j)^p / C
+      const int64_t y = pt[i];
+      const T* xr = px + i * C;
+      double s = 0;
+      for (int64_t j = 0; j < C; ++j) {
+        if (j == y) continue;
+        const double h = margin - static_cast<double>(xr[y]) + static_cast<double>(xr[j]);
+        if (h > 0) s += p == 1 ? h : h * h;
+      }
+      row_loss[i] = (pw ? static_cast<double>(pw[y]) : 1.0) * s / static_cast<double>(C);
+    }
+    out = reduce_rows<T>(row_loss, red, g.target_shape, x.dtype(), static_cast<double>(N));
+  });
+  record<MultiMarginBackward>(out, {&input}, {}, [&](MultiMarginBackward& n) {
+    n.x = n.save(x);
+    n.target = n.save(t);
+    if (w.defined()) n.weight = n.save(w);
+    n.N = N;
+    n.C = C;
+    n.p = p;
+    n.margin = margin;
+    n.denom = red == Red::Mean ? static_cast<double>(N) : 1.0;
+    n.per_row = red == Red::None;
+  });
+  return out;
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& options) {
+  const char* op = "binary_cross_entropy";
+  check_same_shape(input, target, op);
+  Tensor out = make_tensor(input.sizes(), input.dtype());
+  dispatch_floating(input.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    std::atomic<bool> bad{false};
+    // ℓ = −(t·max(log x, −100) + (1 − t)·max(log(1 − x), −100))
+    kernels::binary_loop<T, T, T>(out, input, target, [&bad](T xv, T tv) {
+      if (!(xv >= 0 && xv <= 1)) bad.store(true, std::memory_order_relaxed);
+      const double lx = std::max(std::log(static_cast<double>(xv)), -100.0);
+      const double l1x = std::max(std::log1p(-static_cast<double>(xv)), -100.0);
+      return static_cast<T>(-(tv * lx + (1.0 - tv) * l1x));
+    });
+    if (bad)
+      throw Error("binary_cross_entropy: all elements of the input must be probabilities in [0, 1]; for scores "
+                  "(logits) use binary_cross_entropy_with_logits");
+  });
+  record<BinaryCrossEntropyBackward>(out, {&input, &target}, {}, [&](BinaryCrossEntropyBackward& n) {
+    n.x = n.save(input);
+    n.t = n.save(target);
+  });
+  Tensor l = options.weight().defined() ? out * options.weight() : out;
+  return apply_reduction(l, to_red(options.reduction()));
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BinaryCrossEntropyWithLogitsFuncOptions& options) {
+  const char* op = "binary_cross_entropy_with_logits";
+  check_same_shape(input, target, op);
+  Tensor pw;
+  if (options.pos_weight().defined()) {
+    const Tensor& p = options.pos_weight();
+    if (!is_expandable_to(p.sizes(), input.sizes()))
+      throw ShapeError("binary_cross_entropy_with_logits: pos_weight " + shape_str(p.sizes()) +
+                       " does not broadcast to the input " + shape_str(input.sizes()) +
+                       " (give one weight per class, along the last dim)");
+    pw = p.to(input.dtype()).expand(input.sizes()).contiguous();
+  }
+  Tensor out = make_tensor(input.sizes(), input.dtype());
+  dispatch_floating(input.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // ℓ = (1 − t)·x + (1 + (p − 1)·t)·softplus(−x), softplus(−x) = max(−x, 0) + log(1 + exp(−|x|))
+    auto f = [](T xv, T tv, T pv) {
+      const double xd = xv;
+      const double sp = std::max(-xd, 0.0) + std::log1p(std::exp(-std::abs(xd)));
+      return static_cast<T>((1.0 - tv) * xd + (1.0 + (pv - 1.0) * tv) * sp);
+    };
+    if (pw.defined()) kernels::ternary_loop<T, T, T, T>(out, input, target, pw, f);
+    else kernels::binary_loop<T, T, T>(out, input, target, [&f](T xv, T tv) { return f(xv, tv, T(1)); });
+  });
+  record<BCEWithLogitsBackward>(out, {&input, &target}, {}, [&](BCEWithLogitsBackward& n) {
+    n.x = n.save(input);
+    n.t = n.save(target);
+    n.pw = pw;
+  });
+  Tensor l = options.weight().defined() ? out * options.weight() : out;
+  return apply_reduction(l, to_red(options.reduction()));
+}
+
+}  // namespace nn::functional
+}  // namespace dg

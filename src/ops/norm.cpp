@@ -1,0 +1,553 @@
+// Normalization ops, fused: batch_norm, layer_norm, group_norm. Each forward is
+// a statistics pass and one affine pass y = x·scale + shift; each backward is
+// one reduction pass and one elementwise pass, from the compact formula
+//   dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)),   dγ = Σ dy·x̂,   dβ = Σ dy
+// (derivations with the shape of every intermediate: docs/derivations/batch_norm.md
+// and layer_norm.md). Sums accumulate in double.
+//
+// Shapes. batch norm: x [N, C, S] (S = the spatial dims flattened, 1 for [N, C]),
+// statistics per channel over the M = N·S values of that channel; γ, β, μ, rstd [C].
+// layer norm: x [R, K] (K = the normalized trailing dims), statistics per row;
+// γ, β [K]. group norm: x [N, C, S], statistics per (sample, group) over the
+// K = (C/G)·S values of the group's channels; γ, β [C].
+#include <cmath>
+#include <vector>
+
+#include "dimgrad/nn/normalization.hpp"
+#include "ops/op_util.hpp"
+
+namespace dg {
+namespace ops {
+namespace {
+
+bool parallel_for(int64_t work) { return work >= kernels::kParallelGrain && omp_get_max_threads() > 1; }
+
+// For every channel c of x [N, C, S]: f(c, i, s1, s2) adds element i's terms to
+// the channel's two double sums, stored in a1[c], a2[c].
+template <class F> void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, F f) {
+  const bool par = parallel_for(N * C * S);
+  if (S == 1) {
+    // [N, C]: walk rows in order; each thread owns a block of columns.
+#pragma omp parallel if (par)
+    {
+      const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const int64_t chunk = (C + nt - 1) / nt;
+      const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
+      for (int64_t c = c0; c < c1; ++c) a1[c] = a2[c] = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) f(c, n * C + c, a1[c], a2[c]);
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t c = 0; c < C; ++c) {
+    double s1 = 0, s2 = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t base = (n * C + c) * S;
+      for (int64_t s = 0; s < S; ++s) f(c, base + s, s1, s2);
+    }
+    a1[c] = s1;
+    a2[c] = s2;
+  }
+}
+
+// out[i] = f(c, i) for every element i of channel c of [N, C, S].
+template <class F> void channel_map(int64_t N, int64_t C, int64_t S, F f) {
+  const bool par = parallel_for(N * C * S);
+  if (S == 1) {
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) f(c, n * C + c);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const int64_t c = nc % C, base = nc * S;
+    for (int64_t s = 0; s < S; ++s) f(c, base + s);
+  }
+}
+
+template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
+
+void release(std::initializer_list<Tensor*> ts) {
+  for (Tensor* t : ts) t->reset();
+}
+
+// ================================================================ batch norm
+struct BatchNormBackward : Node {
+  BatchNormBackward() : Node(OpKind::BatchNorm) {}
+  Tensor x, weight;             // x contiguous [N, C, S]; weight [C] or undefined (γ = 1)
+  std::vector<double> mean, rstd;  // [C]: the batch's (training) or the running statistics (eval)
+  int64_t N = 0, C = 0, S = 0;
+  bool training = true;
+  void release_saved() override {
+    Node::release_saved();
+    release({&x, &weight});
+  }
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx, dw, db;
+    const double M = static_cast<double>(N * S);
+    const bool need_sums = training || needs_grad(1) || needs_grad(2);
+    dispatch_floating(dy.dtype(), "batch_norm backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* px = x.data_ptr<T>();
+      const T* pdy = dy.data_ptr<T>();
+      const T* pw = data_or_null<T>(weight);
+      // Per channel, over its M values (both [C]):
+      //   sum_dy[c]  = Σ dy                     — β was broadcast over (N, S): dβ = this sum
+      //   sum_dyx[c] = Σ dy·(x − μ)             — so Σ dy·x̂ = rstd·sum_dyx, and dγ = Σ dy·x̂
+      std::vector<double> sum_dy(C, 0.0), sum_dyx(C, 0.0);
+      if (need_sums) {
+        const double* mu = mean.data();
+        channel_reduce(N, C, S, sum_dy.data(), sum_dyx.data(), [&](int64_t c, int64_t i, double& s1, double& s2) {
+          const double d = pdy[i];
+          s1 += d;
+          s2 += d * (static_cast<double>(px[i]) - mu[c]);
+        });
+      }
+      if (needs_grad(0)) {
+        // dx[N,C,S] = γ·rstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)     (training: μ and σ² depend on x)
+        //           = k1·(dy − k2 − (x − μ)·k3) with per-channel k1 = γ·rstd, k2 = Σdy/M,
+        //             k3 = rstd²·sum_dyx/M   (x̂·Σ(dy·x̂) = (x − μ)·rstd · rstd·sum_dyx)
+        // eval: dx = γ·rstd·dy                                (μ, σ² are constants)
+        std::vector<T> k1(C), k2(C), k3(C), mu(C);
+        for (int64_t c = 0; c < C; ++c) {
+          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
+          k1[c] = static_cast<T>(gamma * rstd[c]);
+          k2[c] = training ? static_cast<T>(sum_dy[c] / M) : T(0);
+          k3[c] = training ? static_cast<T>(rstd[c] * rstd[c] * sum_dyx[c] / M) : T(0);
+          mu[c] = static_cast<T>(mean[c]);
+        }
+        dx = make_tensor(x.sizes(), dy.dtype());
+        T* pdx = dx.data_ptr<T>();
+        if (training)
+          channel_map(N, C, S, [&](int64_t c, int64_t i) { pdx[i] = k1[c] * (pdy[i] - k2[c] - (px[i] - mu[c]) * k3[c]); });
+        else
+          channel_map(N, C, S, [&](int64_t c, int64_t i) { pdx[i] = k1[c] * pdy[i]; });
+      }
+      if (needs_grad(1)) {
+        // dγ[C] = Σ_(N,S) dy·x̂ = rstd·sum_dyx   (γ was broadcast over N and S)
+        dw = make_tensor({C}, dy.dtype());
+        T* p = dw.data_ptr<T>();
+        for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>(rstd[c] * sum_dyx[c]);
+      }
+      if (needs_grad(2)) {
+        // dβ[C] = Σ_(N,S) dy
+        db = make_tensor({C}, dy.dtype());
+        T* p = db.data_ptr<T>();
+        for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>(sum_dy[c]);
+      }
+    });
+    return {dx, dw, db};
+  }
+};
+
+void check_channel_vector(const Tensor& t, int64_t C, ScalarType dt, const char* what, const char* op) {
+  if (!t.defined()) return;
+  if (t.dim() != 1 || t.size(0) != C)
+    throw ShapeError(std::string(op) + ": expected " + what + " of shape [" + std::to_string(C) + "] (one per channel), got " +
+                     shape_str(t.sizes()));
+  if (t.dtype() != dt)
+    throw DTypeError(std::string(op) + ": " + what + " is " + dtype_name(t.dtype()) + " but the input is " +
+                     dtype_name(dt));
+}
+
+void check_floating_input(const Tensor& x, const char* op) {
+  detail::check_defined(x, op);
+  if (!is_floating(x.dtype()))
+    throw DTypeError(std::string(op) + ": expected a floating-point input, got " + dtype_name(x.dtype()));
+}
+
+// ================================================================ layer norm
+// Row statistics of x [R, K]: mean and rstd per row (two passes over the row,
+// which is in cache after the first).
+template <class T> void row_stats(const T* x, int64_t K, double eps, double& mean, double& rstd) {
+  double s = 0;
+  for (int64_t k = 0; k < K; ++k) s += static_cast<double>(x[k]);
+  mean = s / static_cast<double>(K);
+  double v = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const double d = static_cast<double>(x[k]) - mean;
+    v += d * d;
+  }
+  rstd = 1.0 / std::sqrt(v / static_cast<double>(K) + eps);
+}
+
+struct LayerNormBackward : Node {
+  LayerNormBackward() : Node(OpKind::LayerNorm) {}
+  Tensor x, weight;                // x contiguous [R, K]; weight [K] or undefined
+  std::vector<double> mean, rstd;  // [R]
+  int64_t R = 0, K = 0;
+  void release_saved() override {
+    Node::release_saved();
+    release({&x, &weight});
+  }
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx, dw, db;
+    dispatch_floating(dy.dtype(), "layer_norm backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* px = x.data_ptr<T>();
+      const T* pdy = dy.data_ptr<T>();
+      const T* pw = data_or_null<T>(weight);
+      T* pdx = needs_grad(0) ? (dx = make_tensor(x.sizes(), dy.dtype())).template data_ptr<T>() : nullptr;
+      const bool need_params = needs_grad(1) || needs_grad(2);
+      std::vector<double> dw_acc(need_params ? K : 0, 0.0), db_acc(need_params ? K : 0, 0.0);
+      const double invK = 1.0 / static_cast<double>(K);
+#pragma omp parallel if (parallel_for(R * K))
+      {
+        // dγ and dβ sum over the rows (γ, β were broadcast over them): each
+        // thread sums its rows into its own [K] buffers, added up at the end.
+        std::vector<double> my_dw(need_params ? K : 0, 0.0), my_db(need_params ? K : 0, 0.0);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < R; ++r) {
+          const T* xr = px + r * K;
+          const T* dyr = pdy + r * K;
+          const double mu = mean[r], rs = rstd[r];
+          if (need_params)
+            for (int64_t k = 0; k < K; ++k) {
+              my_dw[k] += static_cast<double>(dyr[k]) * (static_cast<double>(xr[k]) - mu) * rs;  // dy·x̂
+              my_db[k] += static_cast<double>(dyr[k]);
+            }
+          if (!pdx) continue;
+          // G[K] = dy ⊙ γ;  a = Σ_K G;  b = Σ_K G ⊙ x̂   (scalars per row)
+          double a = 0, b = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            const double gk = static_cast<double>(dyr[k]) * (pw ? static_cast<double>(pw[k]) : 1.0);
+            a += gk;
+            b += gk * (static_cast<double>(xr[k]) - mu);
+          }
+          b *= rs;
+          // dx[K] = rstd·(G − a/K − x̂·b/K)      (μ and σ² of the row depend on every x of the row)
+          const double c1 = a * invK, c2 = rs * b * invK;
+          T* dxr = pdx + r * K;
+          for (int64_t k = 0; k < K; ++k) {
+            const double gk = static_cast<double>(dyr[k]) * (pw ? static_cast<double>(pw[k]) : 1.0);
+            dxr[k] = static_cast<T>(rs * (gk - c1 - (static_cast<double>(xr[k]) - mu) * c2));
+          }
+        }
+        if (need_params) {
+#pragma omp critical
+          for (int64_t k = 0; k < K; ++k) {
+            dw_acc[k] += my_dw[k];
+            db_acc[k] += my_db[k];
+          }
+        }
+      }
+      // dγ[K] = Σ_rows dy ⊙ x̂;  dβ[K] = Σ_rows dy    (shaped like γ: the normalized shape)
+      if (needs_grad(1)) {
+        dw = make_tensor(weight.sizes(), dy.dtype());
+        for (int64_t k = 0; k < K; ++k) dw.data_ptr<T>()[k] = static_cast<T>(dw_acc[k]);
+      }
+      if (needs_grad(2)) {
+        db = make_tensor(input_meta[2].shape, dy.dtype());
+        for (int64_t k = 0; k < K; ++k) db.data_ptr<T>()[k] = static_cast<T>(db_acc[k]);
+      }
+    });
+    return {dx, dw, db};
+  }
+};
+
+// ================================================================ group norm
+struct GroupNormBackward : Node {
+  GroupNormBackward() : Node(OpKind::GroupNorm) {}
+  Tensor x, weight;                // x contiguous [N, C, S]; weight [C] or undefined
+  std::vector<double> mean, rstd;  // [N·G]
+  int64_t N = 0, C = 0, S = 0, G = 1;
+  void release_saved() override {
+    Node::release_saved();
+    release({&x, &weight});
+  }
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx, dw, db;
+    const int64_t Cg = C / G, K = Cg * S;
+    dispatch_floating(dy.dtype(), "group_norm backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* px = x.data_ptr<T>();
+      const T* pdy = dy.data_ptr<T>();
+      const T* pw = data_or_null<T>(weight);
+      T* pdx = needs_grad(0) ? (dx = make_tensor(x.sizes(), dy.dtype())).template data_ptr<T>() : nullptr;
+      // Per (sample, channel) partial sums over S, both [N, C]:
+      //   sdy[n,c] = Σ_S dy,   sdyx[n,c] = Σ_S dy·(x − μ_ng)
+      std::vector<double> sdy(N * C), sdyx(N * C);
+      const double invK = 1.0 / static_cast<double>(K);
+#pragma omp parallel for schedule(static) if (parallel_for(N * C * S))
+      for (int64_t ng = 0; ng < N * G; ++ng) {
+        const int64_t n = ng / G, grp = ng % G;
+        const double mu = mean[ng], rs = rstd[ng];
+        double a = 0, b = 0;  // a = Σ_group G, b = Σ_group G·(x − μ), G = dy·γ_c
+        for (int64_t j = 0; j < Cg; ++j) {
+          const int64_t c = grp * Cg + j;
+          const int64_t base = (n * C + c) * S;
+          double s1 = 0, s2 = 0;
+          for (int64_t s = 0; s < S; ++s) {
+            const double d = pdy[base + s];
+            s1 += d;
+            s2 += d * (static_cast<double>(px[base + s]) - mu);
+          }
+          sdy[n * C + c] = s1;
+          sdyx[n * C + c] = s2;
+          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
+          a += gamma * s1;
+          b += gamma * s2;
+        }
+        if (!pdx) continue;
+        // dx = rstd·(G − a/K − x̂·(rstd·b)/K),  x̂ = (x − μ)·rstd
+        const double c1 = a * invK, c2 = rs * rs * b * invK;
+        for (int64_t j = 0; j < Cg; ++j) {
+          const int64_t c = grp * Cg + j;
+          const int64_t base = (n * C + c) * S;
+          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
+          for (int64_t s = 0; s < S; ++s)
+            pdx[base + s] = static_cast<T>(
+                rs * (gamma * static_cast<double>(pdy[base + s]) - c1 - (static_cast<double>(px[base + s]) - mu) * c2));
+        }
+      }
+      // dγ[C] = Σ_(N,S) dy·x̂ = Σ_N rstd_ng·sdyx;   dβ[C] = Σ_(N,S) dy = Σ_N sdy
+      if (needs_grad(1)) {
+        dw = make_tensor({C}, dy.dtype());
+        T* p = dw.data_ptr<T>();
+        for (int64_t c = 0; c < C; ++c) {
+          double acc = 0;
+          for (int64_t n = 0; n < N; ++n) acc += rstd[n * G + c / Cg] * sdyx[n * C + c];
+          p[c] = static_cast<T>(acc);
+        }
+      }
+      if (needs_grad(2)) {
+        db = make_tensor({C}, dy.dtype());
+        T* p = db.data_ptr<T>();
+        for (int64_t c = 0; c < C; ++c) {
+          double acc = 0;
+          for (int64_t n = 0; n < N; ++n) acc += sdy[n * C + c];
+          p[c] = static_cast<T>(acc);
+        }
+      }
+    });
+    return {dx, dw, db};
+  }
+};
+
+}  // namespace
+}  // namespace ops
+
+namespace nn::functional {
+
+using namespace ops;
+
+Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                          const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  check_floating_input(input, "batch_norm");
+  if (input.dim() < 2)
+    throw ShapeError("batch_norm: expected an input [N, C, *] with at least 2 dims, got " + shape_str(input.sizes()));
+  const int64_t N = input.size(0), C = input.size(1);
+  const int64_t S = C == 0 || N == 0 ? 0 : input.numel() / (N * C);
+  const ScalarType dt = input.dtype();
+  check_channel_vector(weight, C, dt, "weight", "batch_norm");
+  check_channel_vector(bias, C, dt, "bias", "batch_norm");
+  check_channel_vector(running_mean, C, dt, "running_mean", "batch_norm");
+  check_channel_vector(running_var, C, dt, "running_var", "batch_norm");
+  if (!training && (!running_mean.defined() || !running_var.defined()))
+    throw Error("batch_norm: evaluation mode (training=false) needs running_mean and running_var");
+  if (training && N * S <= 1)
+    throw ShapeError("batch_norm: expected more than 1 value per channel when training, got input size " +
+                     shape_str(input.sizes()));
+  const double M = static_cast<double>(N * S);
+  Tensor x = kernels::as_contiguous(input);
+  Tensor y = make_tensor(input.sizes(), dt);
+  std::vector<double> mean(C), rstd(C);
+  dispatch_floating(dt, "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    std::vector<double> var(C);
+    if (training) {
+      // μ[C] = Σ_(N,S) x / M;  σ²[C] = Σ_(N,S) (x − μ)² / M   (biased: what the normalisation uses)
+      std::vector<double> sum(C), unused(C);
+      channel_reduce(N, C, S, sum.data(), unused.data(),
+                     [&](int64_t, int64_t i, double& s1, double&) { s1 += static_cast<double>(px[i]); });
+      for (int64_t c = 0; c < C; ++c) mean[c] = sum[c] / M;
+      channel_reduce(N, C, S, var.data(), unused.data(), [&](int64_t c, int64_t i, double& s1, double&) {
+        const double d = static_cast<double>(px[i]) - mean[c];
+        s1 += d * d;
+      });
+      for (int64_t c = 0; c < C; ++c) var[c] /= M;
+      if (running_mean.defined() && running_var.defined()) {
+        // r ← (1 − m)·r + m·stat, with the unbiased variance σ²·M/(M − 1), as PyTorch.
+        NoGradGuard ng;
+        Tensor rm = kernels::as_contiguous(running_mean), rv = kernels::as_contiguous(running_var);
+        T* prm = rm.data_ptr<T>();
+        T* prv = rv.data_ptr<T>();
+        for (int64_t c = 0; c < C; ++c) {
+          prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * mean[c]);
+          prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * var[c] * M / (M - 1));
+        }
+        if (!rm.is_same(running_mean)) Tensor(running_mean).copy_(rm);
+        else running_mean.impl()->storage->bump_version();
+        if (!rv.is_same(running_var)) Tensor(running_var).copy_(rv);
+        else running_var.impl()->storage->bump_version();
+      }
+    } else {
+      Tensor rm = kernels::as_contiguous(running_mean), rv = kernels::as_contiguous(running_var);
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = static_cast<double>(rm.data_ptr<T>()[c]);
+        var[c] = static_cast<double>(rv.data_ptr<T>()[c]);
+      }
+    }
+    // y = x̂·γ + β = x·scale + shift, scale[C] = γ·rstd, shift[C] = β − μ·scale
+    std::vector<T> scale(C), shift(C);
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    for (int64_t c = 0; c < C; ++c) {
+      rstd[c] = 1.0 / std::sqrt(var[c] + eps);
+      const double sc = (pw ? static_cast<double>(pw[c]) : 1.0) * rstd[c];
+      scale[c] = static_cast<T>(sc);
+      shift[c] = static_cast<T>((pb ? static_cast<double>(pb[c]) : 0.0) - mean[c] * sc);
+    }
+    T* py = y.data_ptr<T>();
+    channel_map(N, C, S, [&](int64_t c, int64_t i) { py[i] = px[i] * scale[c] + shift[c]; });
+  });
+  record<BatchNormBackward>(y, {&input, &weight, &bias}, {}, [&](BatchNormBackward& n) {
+    n.x = n.save(x);
+    if (weight.defined()) n.weight = n.save(weight);
+    n.mean = std::move(mean);
+    n.rstd = std::move(rstd);
+    n.N = N;
+    n.C = C;
+    n.S = S;
+    n.training = training;
+  });
+  return y;
+}
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormFuncOptions& options) {
+  if (options.training() && running_mean.defined() && !options.momentum())
+    throw Error("batch_norm: momentum is nullopt; the functional form needs a number (the module form keeps the "
+                "cumulative average itself)");
+  return detail::batch_norm(input, running_mean, running_var, options.weight(), options.bias(), options.training(),
+                            options.momentum().value_or(0.0), options.eps());
+}
+
+}  // namespace nn::functional
+}  // namespace dg
+
+namespace dg::nn::functional {
+
+using namespace ops;
+
+Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options) {
+  check_floating_input(input, "layer_norm");
+  const auto& ns = options.normalized_shape();
+  const int64_t nd = static_cast<int64_t>(ns.size());
+  bool ok = nd >= 1 && input.dim() >= nd;
+  for (int64_t i = 0; ok && i < nd; ++i) ok = input.size(input.dim() - nd + i) == ns[static_cast<size_t>(i)];
+  if (!ok) {
+    std::string want = "[*";
+    for (int64_t s : ns) want += ", " + std::to_string(s);
+    throw ShapeError("layer_norm: expected an input of shape " + want + "] (ending in the normalized shape " +
+                     shape_str(ns) + "), got " + shape_str(input.sizes()));
+  }
+  const Tensor& weight = options.weight();
+  const Tensor& bias = options.bias();
+  for (const Tensor* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    if (p->sizes() != IntArrayRef(ns))
+      throw ShapeError("layer_norm: expected " + std::string(p == &weight ? "weight" : "bias") + " of shape " +
+                       shape_str(ns) + " (the normalized shape), got " + shape_str(p->sizes()));
+    if (p->dtype() != input.dtype())
+      throw DTypeError(std::string("layer_norm: ") + (p == &weight ? "weight" : "bias") + " is " +
+                       dtype_name(p->dtype()) + " but the input is " + dtype_name(input.dtype()));
+  }
+  int64_t K = 1;
+  for (int64_t s : ns) K *= s;
+  const int64_t R = K == 0 ? 0 : input.numel() / K;
+  const double eps = options.eps();
+  Tensor x = kernels::as_contiguous(input);
+  Tensor y = make_tensor(input.sizes(), input.dtype());
+  std::vector<double> mean(R), rstd(R);
+  dispatch_floating(input.dtype(), "layer_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    T* py = y.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_for(R * K))
+    for (int64_t r = 0; r < R; ++r) {
+      // μ, rstd of row r; y[K] = (x − μ)·rstd ⊙ γ + β
+      row_stats(px + r * K, K, eps, mean[r], rstd[r]);
+      const T mu = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
+      const T* xr = px + r * K;
+      T* yr = py + r * K;
+      if (pw && pb)
+        for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * pw[k] + pb[k];
+      else
+        for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * (pw ? pw[k] : T(1)) + (pb ? pb[k] : T(0));
+    }
+  });
+  record<LayerNormBackward>(y, {&input, &weight, &bias}, {}, [&](LayerNormBackward& n) {
+    n.x = n.save(x);
+    if (weight.defined()) n.weight = n.save(weight);
+    n.mean = std::move(mean);
+    n.rstd = std::move(rstd);
+    n.R = R;
+    n.K = K;
+  });
+  return y;
+}
+
+Tensor group_norm(const Tensor& input, const GroupNormFuncOptions& options) {
+  check_floating_input(input, "group_norm");
+  const int64_t G = options.num_groups();
+  if (input.dim() < 2)
+    throw ShapeError("group_norm: expected an input [N, C, *] with at least 2 dims, got " + shape_str(input.sizes()));
+  const int64_t N = input.size(0), C = input.size(1);
+  if (G <= 0 || C % G != 0)
+    throw ShapeError("group_norm: the " + std::to_string(C) + " channels of input " + shape_str(input.sizes()) +
+                     " cannot be split into " + std::to_string(G) + " groups (C must be a multiple of num_groups)");
+  check_channel_vector(options.weight(), C, input.dtype(), "weight", "group_norm");
+  check_channel_vector(options.bias(), C, input.dtype(), "bias", "group_norm");
+  const int64_t S = N * C == 0 ? 0 : input.numel() / (N * C), Cg = C / G, K = Cg * S;
+  const double eps = options.eps();
+  const Tensor& weight = options.weight();
+  const Tensor& bias = options.bias();
+  Tensor x = kernels::as_contiguous(input);
+  Tensor y = make_tensor(input.sizes(), input.dtype());
+  std::vector<double> mean(N * G), rstd(N * G);
+  dispatch_floating(input.dtype(), "group_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data_ptr<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    T* py = y.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_for(N * C * S))
+    for (int64_t ng = 0; ng < N * G; ++ng) {
+      // The group's channels are adjacent: one row of K = (C/G)·S values.
+      const int64_t off = ng * K;
+      row_stats(px + off, K, eps, mean[ng], rstd[ng]);
+      const int64_t c0 = (ng % G) * Cg;
+      for (int64_t j = 0; j < Cg; ++j) {
+        // y = x·scale + shift with scale = γ_c·rstd, shift = β_c − μ·scale
+        const double sc = (pw ? static_cast<double>(pw[c0 + j]) : 1.0) * rstd[ng];
+        const T scale = static_cast<T>(sc);
+        const T shift = static_cast<T>((pb ? static_cast<double>(pb[c0 + j]) : 0.0) - mean[ng] * sc);
+        const T* xr = px + off + j * S;
+        T* yr = py + off + j * S;
+        for (int64_t s = 0; s < S; ++s) yr[s] = xr[s] * scale + shift;
+      }
+    }
+  });
+  record<GroupNormBackward>(y, {&input, &weight, &bias}, {}, [&](GroupNormBackward& n) {
+    n.x = n.save(x);
+    if (weight.defined()) n.weight = n.save(weight);
+    n.mean = std::move(mean);
+    n.rstd = std::move(rstd);
+    n.N = N;
+    n.C = C;
+    n.S = S;
+    n.G = G;
+  });
+  return y;
+}
+
+}  // namespace dg::nn::functional
