@@ -32,8 +32,11 @@ template <class T> void softmax_kernel(const T* x, T* y, const kernels::ReduceGe
         s += e;
       }
       if (log) {
-        T ls = static_cast<T>(std::log(s)) + m;
-        for (int64_t r = 0; r < g.reduce; ++r) yp[r * g.inner] = xp[r * g.inner] - ls;
+        // (x - m) - log Σ: subtracting m first keeps the result exact where it is
+        // small; x - (m + log Σ) would round m + log Σ at m's magnitude (x ≈ 1000
+        // in float32 loses 4 digits).
+        const T ls = static_cast<T>(std::log(s));
+        for (int64_t r = 0; r < g.reduce; ++r) yp[r * g.inner] = (xp[r * g.inner] - m) - ls;
       } else {
         T inv = static_cast<T>(1.0 / s);
         for (int64_t r = 0; r < g.reduce; ++r) yp[r * g.inner] *= inv;

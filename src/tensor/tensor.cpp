@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <utility>
 
 #include "dimgrad/autograd.hpp"
 #include "tensor/internal.hpp"
@@ -118,6 +119,9 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 Tensor empty(IntArrayRef sizes, TensorOptions o) { return finish(make_tensor(sizes, o.dtype()), o); }
 
 Tensor full(IntArrayRef sizes, Scalar value, TensorOptions o) {
+  // Without a dtype, LibTorch takes it from the value: full({2}, 7) is int64,
+  // full({2}, 7.0) float32, full({2}, true) bool.
+  o = resolve(o, value.is_floating_point() ? kFloat : value.is_boolean() ? kBool : kLong);
   Tensor t = make_tensor(sizes, o.dtype());
   dispatch_dtype(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -132,7 +136,7 @@ Tensor zeros(IntArrayRef sizes, TensorOptions o) {
   return finish(t, o);
 }
 
-Tensor ones(IntArrayRef sizes, TensorOptions o) { return full(sizes, 1, o); }
+Tensor ones(IntArrayRef sizes, TensorOptions o) { return full(sizes, 1, resolve(o, kFloat)); }
 
 Tensor eye(int64_t n, TensorOptions o) { return eye(n, n, o); }
 
@@ -253,7 +257,12 @@ Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions o) {
 }
 
 // ------------------------------------------------------------------ printing
-// LibTorch style: values, then "[ CPUFloatType{2,3} ]".
+// A port of LibTorch's formatter (ATen/core/Formatting.cpp) so that printed
+// tensors read the same in both libraries, quirks included: one format per
+// matrix chosen from the range of its values (integers, fixed with 4 decimals,
+// a common "scale *" factor, or scientific), 80-column blocks headed
+// "Columns a to b", and 1-based "(i,j,.,.) = " headers above each matrix of a
+// tensor with more than 2 dims. tests/compat checks it against LibTorch's output.
 namespace {
 
 const char* type_label(ScalarType t) {
@@ -277,71 +286,152 @@ std::vector<double> values_of(const Tensor& t) {
   return v;
 }
 
-void print_matrix(std::ostream& os, const double* p, int64_t rows, int64_t cols, bool floating, int width,
-                  int precision, double scale) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      os << std::setw(width);
-      double x = p[r * cols + c] / scale;
-      if (floating)
-        os << std::fixed << std::setprecision(precision) << x;
-      else
-        os << static_cast<int64_t>(x);
+// Saves and restores the stream's format, as LibTorch's FormatGuard.
+struct FormatGuard {
+  explicit FormatGuard(std::ostream& os) : os(os), saved(nullptr) { saved.copyfmt(os); }
+  ~FormatGuard() { os.copyfmt(saved); }
+  std::ostream& os;
+  std::ios saved;
+};
+
+std::ostream& defaultfloat(std::ostream& os) {
+  os.unsetf(std::ios_base::floatfield);
+  return os;
+}
+
+// Chooses the number format for n values (sets it on the stream) and returns
+// {scale, field width}.
+std::pair<double, int> print_format(std::ostream& os, const double* p, int64_t n) {
+  if (n == 0) return {1.0, 0};
+  bool int_mode = true;
+  for (int64_t i = 0; i < n; ++i)
+    if (std::isfinite(p[i]) && p[i] != std::ceil(p[i])) {
+      int_mode = false;
+      break;
     }
-    os << "\n";
+  int64_t offset = 0;
+  while (offset < n && !std::isfinite(p[offset])) ++offset;
+  double exp_min = 1, exp_max = 1;
+  if (offset < n) {
+    exp_min = exp_max = std::fabs(p[offset]);
+    for (int64_t i = offset; i < n; ++i) {
+      double z = std::fabs(p[i]);
+      if (std::isfinite(z)) {
+        if (z < exp_min) exp_min = z;
+        if (p[i] > exp_max) exp_max = z;  // LibTorch compares the signed value here
+      }
+    }
+    exp_min = exp_min != 0 ? std::floor(std::log10(exp_min)) + 1 : 1;
+    exp_max = exp_max != 0 ? std::floor(std::log10(exp_max)) + 1 : 1;
+  }
+  double scale = 1;
+  int sz;
+  if (int_mode) {
+    if (exp_max > 9) {
+      sz = 11;
+      os << std::scientific << std::setprecision(4);
+    } else {
+      sz = static_cast<int>(exp_max) + 1;
+      os << defaultfloat;
+    }
+  } else if (exp_max - exp_min > 4) {
+    sz = 11;
+    if (std::fabs(exp_max) > 99 || std::fabs(exp_min) > 99) ++sz;
+    os << std::scientific << std::setprecision(4);
+  } else {
+    if (exp_max > 5 || exp_max < 0) {
+      sz = 7;
+      scale = std::pow(10.0, exp_max - 1);
+    } else {
+      sz = exp_max == 0 ? 7 : static_cast<int>(exp_max) + 6;
+    }
+    os << std::fixed << std::setprecision(4);
+  }
+  return {scale, sz};
+}
+
+void print_scale(std::ostream& os, double scale) {
+  FormatGuard guard(os);
+  os << defaultfloat << scale << " *" << std::endl;
+}
+
+void print_indent(std::ostream& os, int64_t indent) {
+  for (int64_t i = 0; i < indent; ++i) os << " ";
+}
+
+// One rows×cols matrix (row-major at p), in blocks of columns that fit linesize.
+void print_matrix(std::ostream& os, const double* p, int64_t rows, int64_t cols, int64_t linesize, int64_t indent) {
+  auto [scale, sz] = print_format(os, p, rows * cols);
+  print_indent(os, indent);
+  const int64_t per_line = (linesize - indent) / (sz + 1);
+  int64_t first = 0, last = -1;
+  while (first < cols) {
+    last = first + per_line <= cols ? first + per_line - 1 : cols - 1;
+    if (per_line < cols) {
+      if (first != 0) os << std::endl;
+      os << "Columns " << first + 1 << " to " << last + 1;
+      print_indent(os, indent);
+    }
+    if (scale != 1) {
+      print_scale(os, scale);
+      print_indent(os, indent);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = first; c <= last; ++c) {
+        os << std::setw(sz) << p[r * cols + c] / scale;
+        if (c == last) {
+          os << std::endl;
+          if (r != rows - 1) {
+            print_indent(os, indent);
+            if (scale != 1) os << " ";
+          }
+        } else {
+          os << " ";
+        }
+      }
+    }
+    first = last + 1;
   }
 }
 
 }  // namespace
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  FormatGuard guard(os);
   if (!t.defined()) return os << "[ Tensor (undefined) ]";
-  std::ios_base::fmtflags flags(os.flags());
+  constexpr int64_t kLineSize = 80;
   auto v = values_of(t);
-  bool floating = t.is_floating_point();
-  double amax = 0;
-  bool all_int = true;
-  for (double x : v) {
-    if (std::isfinite(x)) amax = std::max(amax, std::abs(x));
-    if (x != std::floor(x)) all_int = false;
-  }
-  // A common scale factor for very large or small values, as LibTorch prints.
-  double scale = 1;
-  if (floating && amax > 0 && (amax >= 1e5 || amax < 1e-4)) scale = std::pow(10.0, std::floor(std::log10(amax)));
-  int precision = (floating && !(all_int && scale == 1)) ? 4 : 0;
-  int width = 1 + std::max(1, static_cast<int>(std::floor(std::log10(std::max(amax / scale, 1.0)))) + 1) +
-              (precision ? precision + 1 : 0) + 1;
-  if (t.dim() == 0) {
-    if (floating) os << std::fixed << std::setprecision(precision) << v[0] / scale;
-    else os << static_cast<int64_t>(v[0]);
-    os << "\n";
-  } else {
-    if (scale != 1) os << std::scientific << std::setprecision(0) << " " << scale << " *\n";
-    // A 1-d tensor prints as a column, as LibTorch does.
-    int64_t cols = t.dim() >= 2 ? t.size(-1) : 1;
-    int64_t rows = t.dim() >= 2 ? t.size(-2) : t.size(0);
-    int64_t mats = cols * rows == 0 ? 0 : t.numel() / (cols * rows);
-    Shape outer(t.sizes());
+  const int64_t nd = t.dim();
+  if (nd == 0) {
+    os << defaultfloat << v[0] << std::endl;
+  } else if (nd == 1) {
+    if (!v.empty()) {
+      auto [scale, sz] = print_format(os, v.data(), static_cast<int64_t>(v.size()));
+      if (scale != 1) print_scale(os, scale);
+      for (double x : v) os << std::setw(sz) << x / scale << std::endl;
+    }
+  } else if (nd == 2) {
+    if (!v.empty()) print_matrix(os, v.data(), t.size(0), t.size(1), kLineSize, 0);
+  } else if (!v.empty()) {
+    // One matrix per index of the leading dims, headed by that index (1-based).
+    const int64_t rows = t.size(-2), cols = t.size(-1);
+    const int64_t mats = static_cast<int64_t>(v.size()) / (rows * cols);
+    std::vector<int64_t> counter(static_cast<size_t>(nd - 2), 0);
     for (int64_t m = 0; m < mats; ++m) {
-      if (t.dim() > 2) {
-        os << "(";
-        int64_t rem = m;
-        std::vector<int64_t> idx(static_cast<size_t>(t.dim() - 2));
-        for (int64_t d = t.dim() - 3; d >= 0; --d) {
-          idx[static_cast<size_t>(d)] = rem % outer[static_cast<size_t>(d)];
-          rem /= outer[static_cast<size_t>(d)];
-        }
-        for (int64_t i : idx) os << i << ",";
-        os << ".,.) = \n";
+      if (m > 0) os << std::endl;
+      os << "(";
+      for (int64_t c : counter) os << c + 1 << ",";
+      os << ".,.) = " << std::endl;
+      print_matrix(os, v.data() + m * rows * cols, rows, cols, kLineSize, 1);
+      for (int64_t d = nd - 3; d >= 0; --d) {
+        if (++counter[static_cast<size_t>(d)] < t.size(d)) break;
+        counter[static_cast<size_t>(d)] = 0;
       }
-      print_matrix(os, v.data() + m * rows * cols, rows, cols, floating, width, precision, scale);
-      if (t.dim() > 2 && m + 1 < mats) os << "\n";
     }
   }
   os << "[ " << type_label(t.dtype()) << "{";
-  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "," : "") << t.size(i);
+  for (int64_t i = 0; i < nd; ++i) os << (i ? "," : "") << t.size(i);
   os << "} ]";
-  os.flags(flags);
   return os;
 }
 
