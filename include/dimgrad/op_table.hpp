@@ -82,6 +82,15 @@
     "dA = w·(A - B) / (A·(1 - A)) ⊙ dY; dB = w·(log(1 - A) - log A) ⊙ dY")                                  \
   X(BCEWithLogits, "binary_cross_entropy_with_logits", 2, "Y = w·((1 - B)·A + (1 + (p - 1)·B)·softplus(-A))", \
     "dA = w·(σ(A)·(1 + (p - 1)·B) - p·B) ⊙ dY; dB = w·((p - 1)·softplus(-A) - A) ⊙ dY")                    \
+  /* conv.cpp, pool.cpp: convolution and pooling over [N, C, H, W]; cols = im2col(A) */                  \
+  X(Conv2d, "conv2d", 3, "Y = B · cols(A) + C (per image and group)",                                     \
+    "dA = col2im(Bᵀ · dY); dB = Σ_N dY · colsᵀ; dC = Σ_{N,H,W} dY")                                        \
+  X(MaxPool2d, "max_pool2d", 1, "Y = max of A over each window (argmax I kept)",                          \
+    "dA = dY added at each window's argmax I")                                                             \
+  X(AvgPool2d, "avg_pool2d", 1, "Y = Σ A over each window / window size",                                 \
+    "dA = dY / window size spread over each window")                                                       \
+  X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", 1, "Y = mean of A over each adaptive window",              \
+    "dA = dY / window size spread over each window")                                                       \
   /* autograd/function.cpp: user-defined ops */                                                          \
   X(Custom, "custom", -1, "Y = f(A, ...)", "dA = user backward")
 

@@ -1,0 +1,54 @@
+// Raw 2-d convolution helpers: im2col / col2im (the readable route to a
+// convolution as one matrix product) and oneDNN's convolution primitives (the
+// other route). Knows nothing of autograd; src/ops/conv.cpp builds on it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace dg::kernels {
+
+// The geometry of one 2-d convolution (or pooling window walk).
+//   input  [N, C, H, W],  weight [K, C/groups, KH, KW],  output [N, K, OH, OW]
+//   OH = (H + 2·PH − DH·(KH − 1) − 1) / SH + 1   (same for OW)
+struct Conv2dShape {
+  int64_t N = 1, C = 1, H = 1, W = 1;
+  int64_t K = 1, KH = 1, KW = 1;
+  int64_t SH = 1, SW = 1, PH = 0, PW = 0, DH = 1, DW = 1;
+  int64_t groups = 1;
+  int64_t OH = 1, OW = 1;
+  int64_t Cg() const { return C / groups; }   // input channels per group
+  int64_t Kg() const { return K / groups; }   // output channels per group
+  int64_t rows() const { return C * KH * KW; }  // rows of cols (all groups)
+  int64_t plane() const { return OH * OW; }     // columns of cols
+  // 1×1 kernel, stride 1, no padding: cols is the input itself.
+  bool pointwise() const { return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0; }
+  std::string str() const;
+};
+
+// cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·SH − PH + i·DH, ow·SW − PW + j·DW]
+// (0 outside the image), for one image x [C, H, W] → cols [C·KH·KW, OH·OW].
+template <class T> void im2col(const T* x, T* cols, const Conv2dShape& s);
+// The adjoint of im2col: dx[c, ih, iw] += every cols entry that im2col read from
+// there. dx [C, H, W] must be zeroed (or hold a sum to add to) beforehand.
+template <class T> void col2im(const T* cols, T* dx, const Conv2dShape& s);
+
+// ------------------------------------------------------------ oneDNN route
+// Which route float32 convolutions take (float64 always takes im2col + GEMM).
+// Auto is the route measured fastest; the environment variable
+// DG_CONV_ALGO=im2col|onednn sets the starting value (for benchmarks).
+enum class ConvAlgo { Auto, Im2col, OneDNN };
+void set_conv_algo(ConvAlgo a);
+ConvAlgo conv_algo();
+// Whether oneDNN can run this geometry (it needs a non-negative right padding).
+bool dnnl_conv2d_supported(const Conv2dShape& s);
+
+// float32 convolution by oneDNN primitives (cached per shape). Tensors are
+// plain NCHW / OIHW, contiguous. bias may be null.
+void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
+// dx [N, C, H, W] = the input gradient (overwritten). `bias`: whether the forward had one.
+void dnnl_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx, bool bias);
+// dw [K, C/g, KH, KW] and db [K] (db may be null) (overwritten).
+void dnnl_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
+
+}  // namespace dg::kernels

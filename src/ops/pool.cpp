@@ -1,0 +1,335 @@
+// 2-d pooling, forward and backward side by side. Every (n, c) plane is pooled on
+// its own, so the loops run over P = N·C planes of H×W (in parallel).
+//
+// Dimension analysis: dx has x's shape [N, C, H, W]; each output y[p, oh, ow]
+// depends on the inputs of one window, so dx collects, for every pixel, the dY
+// of every window that used it:
+//   max:  y = x[argmax]        → dx[argmax] += dY        (one input per window gets it all)
+//   avg:  y = Σ window / m     → dx[window] += dY / m    (each of the window's inputs gets 1/m)
+// Windows overlap when stride < kernel: a pixel then collects from several, which
+// is why backward adds (+=) instead of assigning.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dimgrad/nn/pooling.hpp"
+#include "ops/op_util.hpp"
+
+namespace dg {
+namespace ops {
+namespace {
+
+struct PoolShape {
+  int64_t P = 1, H = 1, W = 1;  // planes (N·C) and their size
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, PH = 0, PW = 0, DH = 1, DW = 1;
+  int64_t OH = 1, OW = 1;
+};
+
+int64_t pick(IntArrayRef v, size_t i, const char* op, const char* what) {
+  if (v.size() == 1) return v[0];
+  if (v.size() == 2) return v[i];
+  throw Error(std::string(op) + ": " + what + " takes 1 or 2 values, got " + std::to_string(v.size()));
+}
+
+// PyTorch's output size: floor (or ceil) of the window count, where with ceil_mode
+// the last window must still start inside the input or its left padding.
+int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  const int64_t span = in + 2 * p - d * (k - 1) - 1;
+  if (span < 0) return 0;  // not even one window fits
+  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+// The input as a contiguous [planes, H, W] tensor (3-d inputs are one image).
+PoolShape pool_shape(const Tensor& x, IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding,
+                     IntArrayRef dilation, bool ceil_mode, const char* op) {
+  detail::check_defined(x, op);
+  if (x.dim() != 4 && x.dim() != 3)
+    throw ShapeError(std::string(op) + ": expected input [N, C, H, W] or [C, H, W], got " + shape_str(x.sizes()));
+  if (!is_floating(x.dtype()))
+    throw DTypeError(std::string(op) + ": expected a floating-point input, got " + dtype_name(x.dtype()));
+  PoolShape s;
+  s.H = x.size(-2);
+  s.W = x.size(-1);
+  s.P = x.numel() / std::max<int64_t>(s.H * s.W, 1);
+  s.KH = pick(kernel, 0, op, "kernel_size");
+  s.KW = pick(kernel, 1, op, "kernel_size");
+  s.SH = stride.empty() ? s.KH : pick(stride, 0, op, "stride");
+  s.SW = stride.empty() ? s.KW : pick(stride, 1, op, "stride");
+  s.PH = pick(padding, 0, op, "padding");
+  s.PW = pick(padding, 1, op, "padding");
+  s.DH = pick(dilation, 0, op, "dilation");
+  s.DW = pick(dilation, 1, op, "dilation");
+  if (s.KH < 1 || s.KW < 1 || s.SH < 1 || s.SW < 1 || s.DH < 1 || s.DW < 1)
+    throw Error(std::string(op) + ": kernel_size, stride and dilation must be positive, got kernel " +
+                shape_str(kernel) + ", stride " + shape_str(stride) + ", dilation " + shape_str(dilation));
+  if (s.PH < 0 || s.PW < 0 || 2 * s.PH > s.KH || 2 * s.PW > s.KW)
+    throw Error(std::string(op) + ": padding must be between 0 and half the kernel size, got padding " +
+                shape_str(padding) + " for kernel " + shape_str(kernel));
+  s.OH = pooled_size(s.H, s.KH, s.SH, s.PH, s.DH, ceil_mode);
+  s.OW = pooled_size(s.W, s.KW, s.SW, s.PW, s.DW, ceil_mode);
+  if (s.OH < 1 || s.OW < 1)
+    throw ShapeError(std::string(op) + ": the input " + shape_str(x.sizes()) + " is too small for kernel " +
+                     shape_str(kernel) + " (dilation " + shape_str(dilation) + ", padding " + shape_str(padding) +
+                     "): the output would be " + std::to_string(s.OH) + "×" + std::to_string(s.OW));
+  return s;
+}
+
+Shape out_shape(const Tensor& x, int64_t OH, int64_t OW) {
+  Shape o(x.sizes());
+  o[o.size() - 2] = OH;
+  o[o.size() - 1] = OW;
+  return o;
+}
+
+bool parallel_planes(int64_t work) { return work >= 16384 && omp_get_max_threads() > 1 && !omp_in_parallel(); }
+
+// ------------------------------------------------------------------ max pool
+template <class T> void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* idx) {
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
+  for (int64_t p = 0; p < s.P; ++p) {
+    const T* xp = x + p * s.H * s.W;
+    for (int64_t oh = 0; oh < s.OH; ++oh) {
+      for (int64_t ow = 0; ow < s.OW; ++ow) {
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t arg = -1;
+        for (int64_t i = 0; i < s.KH; ++i) {
+          const int64_t ih = oh * s.SH - s.PH + i * s.DH;
+          if (ih < 0 || ih >= s.H) continue;
+          for (int64_t j = 0; j < s.KW; ++j) {
+            const int64_t iw = ow * s.SW - s.PW + j * s.DW;
+            if (iw < 0 || iw >= s.W) continue;
+            const T v = xp[ih * s.W + iw];
+            // First maximum wins ties; NaN propagates (as PyTorch).
+            if (arg < 0 || v > best || std::isnan(v)) {
+              best = v;
+              arg = ih * s.W + iw;
+            }
+          }
+        }
+        const int64_t o = (p * s.OH + oh) * s.OW + ow;
+        y[o] = best;
+        idx[o] = arg;
+      }
+    }
+  }
+}
+
+struct MaxPool2dBackward : Node {
+  MaxPool2dBackward() : Node(OpKind::MaxPool2d) {}
+  PoolShape s;
+  Shape in_shape;
+  Tensor indices;  // int64, the output's shape
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
+    const int64_t* idx = indices.data_ptr<int64_t>();
+    dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = dy.data_ptr<T>();
+      T* out = dx.data_ptr<T>();
+      const int64_t n_out = s.OH * s.OW;
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * n_out))
+      for (int64_t p = 0; p < s.P; ++p)
+        // dx[p, argmax] += dY[p, oh, ow]: the window's maximum took the whole gradient
+        for (int64_t o = p * n_out; o < (p + 1) * n_out; ++o)
+          if (idx[o] >= 0) out[p * s.H * s.W + idx[o]] += d[o];
+    });
+    return {dx};
+  }
+};
+
+// ------------------------------------------------------------------ avg pool
+// Window bounds clipped to the input, and the divisor PyTorch uses.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  int64_t divisor;
+};
+
+inline AvgWindow avg_window(const PoolShape& s, int64_t oh, int64_t ow, bool count_include_pad,
+                            std::optional<int64_t> divisor_override) {
+  int64_t h0 = oh * s.SH - s.PH, w0 = ow * s.SW - s.PW;
+  int64_t h1 = std::min(h0 + s.KH, s.H + s.PH), w1 = std::min(w0 + s.KW, s.W + s.PW);
+  const int64_t padded = (h1 - h0) * (w1 - w0);  // the window inside input + padding
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, s.H);
+  w1 = std::min(w1, s.W);
+  int64_t divisor = divisor_override ? *divisor_override : count_include_pad ? padded : (h1 - h0) * (w1 - w0);
+  return {h0, h1, w0, w1, divisor};
+}
+
+struct AvgPool2dBackward : Node {
+  AvgPool2dBackward() : Node(OpKind::AvgPool2d) {}
+  PoolShape s;
+  Shape in_shape;
+  bool count_include_pad = true;
+  std::optional<int64_t> divisor_override;
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
+    dispatch_floating(dy.dtype(), "avg_pool2d backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = dy.data_ptr<T>();
+      T* out = dx.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
+      for (int64_t p = 0; p < s.P; ++p) {
+        T* dxp = out + p * s.H * s.W;
+        for (int64_t oh = 0; oh < s.OH; ++oh)
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            AvgWindow w = avg_window(s, oh, ow, count_include_pad, divisor_override);
+            if (w.h0 >= w.h1 || w.w0 >= w.w1) continue;
+            // dx[window] += dY[p, oh, ow] / divisor: each input of the window counted once in the mean
+            const T share = d[(p * s.OH + oh) * s.OW + ow] / static_cast<T>(w.divisor);
+            for (int64_t ih = w.h0; ih < w.h1; ++ih)
+              for (int64_t iw = w.w0; iw < w.w1; ++iw) dxp[ih * s.W + iw] += share;
+          }
+      }
+    });
+    return {dx};
+  }
+};
+
+// ---------------------------------------------------------- adaptive average
+inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
+inline int64_t end_index(int64_t o, int64_t out, int64_t in) { return ((o + 1) * in + out - 1) / out; }
+
+struct AdaptiveAvgPool2dBackward : Node {
+  AdaptiveAvgPool2dBackward() : Node(OpKind::AdaptiveAvgPool2d) {}
+  PoolShape s;
+  Shape in_shape;
+  TensorList apply(TensorList&& g) override {
+    Tensor dy = kernels::as_contiguous(g[0]);
+    Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
+    dispatch_floating(dy.dtype(), "adaptive_avg_pool2d backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = dy.data_ptr<T>();
+      T* out = dx.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.H * s.W))
+      for (int64_t p = 0; p < s.P; ++p) {
+        T* dxp = out + p * s.H * s.W;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          const int64_t h0 = start_index(oh, s.OH, s.H), h1 = end_index(oh, s.OH, s.H);
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            const int64_t w0 = start_index(ow, s.OW, s.W), w1 = end_index(ow, s.OW, s.W);
+            // dx[window] += dY / |window|
+            const T share = d[(p * s.OH + oh) * s.OW + ow] / static_cast<T>((h1 - h0) * (w1 - w0));
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw) dxp[ih * s.W + iw] += share;
+          }
+        }
+      }
+    });
+    return {dx};
+  }
+};
+
+}  // namespace
+}  // namespace ops
+
+using namespace ops;
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                                                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  PoolShape s = pool_shape(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d");
+  Tensor x = kernels::as_contiguous(input);
+  Shape os = out_shape(x, s.OH, s.OW);
+  Tensor y = make_tensor(os, x.dtype()), idx = make_tensor(os, kLong);
+  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
+  });
+  record<MaxPool2dBackward>(y, {&input}, {}, [&](MaxPool2dBackward& n) {
+    n.s = s;
+    n.in_shape = Shape(input.sizes());
+    n.indices = n.save(idx);
+  });
+  return {y, idx};
+}
+
+Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  IntArrayRef dilation, bool ceil_mode) {
+  return std::get<0>(max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode));
+}
+
+Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  bool ceil_mode, bool count_include_pad, std::optional<int64_t> divisor_override) {
+  PoolShape s = pool_shape(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d");
+  if (divisor_override && *divisor_override == 0) throw Error("avg_pool2d: divisor_override must not be zero");
+  Tensor x = kernels::as_contiguous(input);
+  Tensor y = make_tensor(out_shape(x, s.OH, s.OW), x.dtype());
+  dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xd = x.data_ptr<T>();
+    T* yd = y.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
+    for (int64_t p = 0; p < s.P; ++p) {
+      const T* xp = xd + p * s.H * s.W;
+      for (int64_t oh = 0; oh < s.OH; ++oh)
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          AvgWindow w = avg_window(s, oh, ow, count_include_pad, divisor_override);
+          T sum = 0;
+          for (int64_t ih = w.h0; ih < w.h1; ++ih)
+            for (int64_t iw = w.w0; iw < w.w1; ++iw) sum += xp[ih * s.W + iw];
+          yd[(p * s.OH + oh) * s.OW + ow] = w.h0 < w.h1 && w.w0 < w.w1 ? sum / static_cast<T>(w.divisor) : T(0);
+        }
+    }
+  });
+  record<AvgPool2dBackward>(y, {&input}, {}, [&](AvgPool2dBackward& n) {
+    n.s = s;
+    n.in_shape = Shape(input.sizes());
+    n.count_include_pad = count_include_pad;
+    n.divisor_override = divisor_override;
+  });
+  return y;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
+  detail::check_defined(input, "adaptive_avg_pool2d");
+  if (input.dim() != 4 && input.dim() != 3)
+    throw ShapeError("adaptive_avg_pool2d: expected input [N, C, H, W] or [C, H, W], got " +
+                     shape_str(input.sizes()));
+  if (!is_floating(input.dtype()))
+    throw DTypeError(std::string("adaptive_avg_pool2d: expected a floating-point input, got ") +
+                     dtype_name(input.dtype()));
+  PoolShape s;
+  s.H = input.size(-2);
+  s.W = input.size(-1);
+  s.P = input.numel() / std::max<int64_t>(s.H * s.W, 1);
+  s.OH = pick(output_size, 0, "adaptive_avg_pool2d", "output_size");
+  s.OW = pick(output_size, 1, "adaptive_avg_pool2d", "output_size");
+  if (s.OH < 1 || s.OW < 1 || s.H < 1 || s.W < 1)
+    throw ShapeError("adaptive_avg_pool2d: output_size " + shape_str(output_size) +
+                     " must be positive and the input " + shape_str(input.sizes()) + " non-empty");
+  Tensor x = kernels::as_contiguous(input);
+  Tensor y = make_tensor(out_shape(x, s.OH, s.OW), x.dtype());
+  dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xd = x.data_ptr<T>();
+    T* yd = y.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.H * s.W))
+    for (int64_t p = 0; p < s.P; ++p) {
+      const T* xp = xd + p * s.H * s.W;
+      for (int64_t oh = 0; oh < s.OH; ++oh) {
+        const int64_t h0 = start_index(oh, s.OH, s.H), h1 = end_index(oh, s.OH, s.H);
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const int64_t w0 = start_index(ow, s.OW, s.W), w1 = end_index(ow, s.OW, s.W);
+          T sum = 0;
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) sum += xp[ih * s.W + iw];
+          yd[(p * s.OH + oh) * s.OW + ow] = sum / static_cast<T>((h1 - h0) * (w1 - w0));
+        }
+      }
+    }
+  });
+  record<AdaptiveAvgPool2dBackward>(y, {&input}, {}, [&](AdaptiveAvgPool2dBackward& n) {
+    n.s = s;
+    n.in_shape = Shape(input.sizes());
+  });
+  return y;
+}
+
+}  // namespace dg

@@ -1,0 +1,158 @@
+// Pooling: float64 gradchecks (inputs away from ties), golden values against
+// PyTorch, hand-computed cases, the layers and their shape errors.
+#include "dimgrad/nn/pooling.hpp"
+#include "test_conv_fixture_util.hpp"
+
+using namespace dg;
+namespace F = dg::nn::functional;
+using nn2_test::close;
+
+namespace {
+
+// Distinct values 0.1 apart (shuffled): no two inputs of a window are within
+// the finite-difference step, so the argmax never flips while checking.
+Tensor distinct(IntArrayRef shape) {
+  const int64_t n = checked_numel(shape);
+  return (randperm(n).to(kFloat64) * 0.1 - 0.05 * static_cast<double>(n)).reshape(shape).contiguous();
+}
+
+TEST(Pool, MaxPoolGradcheck) {
+  manual_seed(2);
+  struct Case {
+    std::vector<int64_t> shape, k, s, p, d;
+    bool ceil;
+  } cases[] = {
+      {{2, 2, 4, 4}, {2}, {2}, {0}, {1}, false},        // the usual 2×2
+      {{1, 2, 5, 6}, {3}, {2}, {1}, {1}, false},        // overlapping windows, padding
+      {{1, 1, 5, 7}, {2, 3}, {1, 2}, {1, 0}, {1}, false}, // non-square
+      {{1, 2, 7, 6}, {3}, {1}, {0}, {2}, false},        // dilation
+      {{2, 1, 7, 5}, {3}, {2}, {1}, {1}, true},         // ceil mode
+      {{3, 5, 5}, {2}, {2}, {0}, {1}, true},            // unbatched, ceil mode
+  };
+  for (const auto& c : cases) {
+    Tensor x = distinct(c.shape).requires_grad_();
+    auto fn = [&](const TensorList& in) { return max_pool2d(in[0], c.k, c.s, c.p, c.d, c.ceil); };
+    EXPECT_TRUE(gradcheck(fn, {x}, 1e-6, 1e-7, 1e-6)) << shape_str(c.shape);
+  }
+}
+
+TEST(Pool, AvgPoolGradcheck) {
+  manual_seed(3);
+  for (bool include_pad : {true, false})
+    for (bool ceil : {false, true}) {
+      Tensor x = randn({2, 2, 5, 6}, kFloat64).requires_grad_();
+      auto fn = [&](const TensorList& in) { return avg_pool2d(in[0], {3, 2}, {2, 2}, {1, 1}, ceil, include_pad); };
+      EXPECT_TRUE(gradcheck(fn, {x}, 1e-6, 1e-8, 1e-7)) << include_pad << ceil;
+    }
+  Tensor x = randn({1, 3, 4, 4}, kFloat64).requires_grad_();
+  auto fn = [&](const TensorList& in) { return avg_pool2d(in[0], 2, {}, 0, false, true, 3); };
+  EXPECT_TRUE(gradcheck(fn, {x}, 1e-6, 1e-8, 1e-7));
+}
+
+TEST(Pool, AdaptiveAvgPoolGradcheck) {
+  manual_seed(4);
+  for (auto out : {std::vector<int64_t>{3, 3}, {2, 4}, {1, 1}, {5, 4}}) {
+    Tensor x = randn({2, 2, 5, 7}, kFloat64).requires_grad_();
+    auto fn = [&](const TensorList& in) { return adaptive_avg_pool2d(in[0], out); };
+    EXPECT_TRUE(gradcheck(fn, {x}, 1e-6, 1e-8, 1e-7)) << shape_str(out);
+  }
+}
+
+TEST(Pool, HandComputed) {
+  // One 4×4 plane 0..15: 2×2 max pool picks the bottom-right of each window.
+  Tensor x = arange(16, kFloat64).reshape({1, 1, 4, 4}).requires_grad_();
+  auto [y, idx] = max_pool2d_with_indices(x, 2);
+  EXPECT_TRUE(close(y, tensor({5.0, 7.0, 13.0, 15.0}, kFloat64).reshape({1, 1, 2, 2}), 0, 0));
+  EXPECT_EQ(idx.reshape({-1}).data_ptr<int64_t>()[3], 15);
+  y.backward(tensor({1.0, 2.0, 3.0, 4.0}, kFloat64).reshape({1, 1, 2, 2}));
+  Tensor want = zeros({16}, kFloat64);
+  want.data_ptr<double>()[5] = 1;
+  want.data_ptr<double>()[7] = 2;
+  want.data_ptr<double>()[13] = 3;
+  want.data_ptr<double>()[15] = 4;
+  EXPECT_TRUE(close(x.grad().reshape({-1}), want, 0, 0));
+
+  // Overlapping 3×3 windows at stride 1: the centre pixel 5 of a 3×4 ramp is in
+  // both windows of an avg pool and gets 1/9 from each.
+  Tensor z = arange(12, kFloat64).reshape({1, 3, 4}).requires_grad_();
+  Tensor a = avg_pool2d(z, 3, 1);
+  EXPECT_TRUE(close(a, tensor({5.0, 6.0}, kFloat64).reshape({1, 1, 2}), 1e-15, 0));
+  a.sum().backward();
+  EXPECT_NEAR(z.grad().reshape({-1}).data_ptr<double>()[5], 2.0 / 9.0, 1e-15);
+  EXPECT_NEAR(z.grad().reshape({-1}).data_ptr<double>()[0], 1.0 / 9.0, 1e-15);
+}
+
+TEST(Pool, GoldenAgainstPyTorch) {
+  for (ScalarType dt : {kFloat64, kFloat32}) {
+    for (const auto& c : nn2_test::load_cases("pool_cases.json")) {
+      SCOPED_TRACE(c.at("name").get<std::string>() + " " + dtype_name(dt));
+      const auto& a = c.at("args");
+      auto tol = nn2_test::tol_for(dt);
+      auto vec = [&](const char* key, std::vector<int64_t> dflt) {
+        return a.contains(key) ? a.at(key).get<std::vector<int64_t>>() : dflt;
+      };
+      Tensor x = nn2_test::from_json(c.at("x"), dt).requires_grad_();
+      const std::string kind = c.at("kind");
+      Tensor y;
+      if (kind == "max") {
+        auto k = vec("kernel_size", {});
+        auto o = F::MaxPool2dFuncOptions(k).stride(vec("stride", k)).padding(vec("padding", {0, 0}))
+                     .dilation(vec("dilation", {1, 1})).ceil_mode(a.value("ceil_mode", false));
+        y = F::max_pool2d(x, o);
+      } else if (kind == "avg") {
+        auto k = vec("kernel_size", {});
+        auto o = F::AvgPool2dFuncOptions(k).stride(vec("stride", k)).padding(vec("padding", {0, 0}))
+                     .ceil_mode(a.value("ceil_mode", false)).count_include_pad(a.value("count_include_pad", true));
+        if (a.contains("divisor_override")) o.divisor_override(a.at("divisor_override").get<int64_t>());
+        y = F::avg_pool2d(x, o);
+      } else {
+        y = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(vec("output_size", {})));
+      }
+      EXPECT_TRUE(close(y, nn2_test::from_json(c.at("y")), tol.atol, tol.rtol));
+      y.backward(nn2_test::from_json(c.at("grad_y"), dt));
+      EXPECT_TRUE(close(x.grad(), nn2_test::from_json(c.at("grad_x")), tol.atol, tol.rtol));
+    }
+  }
+}
+
+TEST(PoolModules, ShapesNamesAndOptions) {
+  nn::MaxPool2d mp(2);
+  EXPECT_EQ(mp->forward(randn({4, 3, 28, 28})).sizes(), IntArrayRef({4, 3, 14, 14}));
+  EXPECT_TRUE(mp->parameters().empty());
+  nn::MaxPool2d mp3(nn::MaxPool2dOptions({3, 2}).stride({2, 1}).padding(1).ceil_mode(true));
+  std::ostringstream d;
+  mp3->pretty_print(d);
+  EXPECT_EQ(d.str(), "MaxPool2d k3×2 s2×1 p1 ceil");
+  auto [y, idx] = mp3->forward_with_indices(randn({1, 2, 6, 6}));
+  EXPECT_EQ(y.sizes(), idx.sizes());
+  EXPECT_EQ(idx.dtype(), kInt64);
+
+  nn::AvgPool2d ap(nn::AvgPool2dOptions(3).stride(2).padding(1).count_include_pad(false));
+  EXPECT_EQ(ap->forward(randn({2, 5, 9, 8})).sizes(), IntArrayRef({2, 5, 5, 4}));
+  nn::AdaptiveAvgPool2d gap(1);
+  EXPECT_EQ(gap->forward(randn({2, 5, 9, 8})).sizes(), IntArrayRef({2, 5, 1, 1}));
+  nn::AdaptiveAvgPool2d keep_w(nn::AdaptiveAvgPool2dOptions({3, std::nullopt}));
+  EXPECT_EQ(keep_w->forward(randn({2, 5, 9, 8})).sizes(), IntArrayRef({2, 5, 3, 8}));
+  std::ostringstream g;
+  keep_w->pretty_print(g);
+  EXPECT_EQ(g.str(), "AdaptiveAvgPool2d → 3×same");
+}
+
+TEST(PoolModules, BadInputNamesPathAndShapes) {
+  nn::Sequential net(nn::MaxPool2d(2), nn::AvgPool2d(nn::AvgPool2dOptions(4)));
+  std::string msg = nn2_test::shape_error_of([&] { net->forward(randn({64, 28, 28})); });
+  EXPECT_EQ(msg, "");  // an unbatched image [C, H, W] is fine
+  msg = nn2_test::shape_error_of([&] { net->forward(randn({28, 28})); });
+  EXPECT_NE(msg.find("0 (MaxPool2d k2 s2) expected input [N, C, H, W], got [28, 28]"), std::string::npos) << msg;
+  // 6×6 → max pool → 3×3, too small for the 4×4 average window: the trail shows why.
+  msg = nn2_test::shape_error_of([&] { net->forward(randn({1, 2, 6, 6})); });
+  EXPECT_NE(msg.find("1 (AvgPool2d k4 s4) expected input [N, C, H, W] with H ≥ 4 and W ≥ 4, got [1, 2, 3, 3]"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("0 [1, 2, 3, 3]"), std::string::npos) << msg;
+  EXPECT_THROW(max_pool2d(randn({1, 1, 4, 4}), 2, 2, 2), Error);  // padding > kernel / 2
+  msg = nn2_test::shape_error_of([&] { max_pool2d(randn({1, 1, 2, 2}), 3); });
+  EXPECT_NE(msg.find("max_pool2d: the input [1, 1, 2, 2] is too small for kernel [3]"), std::string::npos) << msg;
+}
+
+}  // namespace
