@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/ops.hpp"
 #include "dimgrad/optim.hpp"
 
 namespace optim_test {
