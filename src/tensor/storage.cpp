@@ -5,6 +5,7 @@
 // loop asks the system for no new memory. The cache holds at most kMaxCached
 // bytes; beyond that blocks go back to the system.
 #include <cstdlib>
+#include <unistd.h>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -17,8 +18,21 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 constexpr size_t kMaxCached = size_t(1) << 30;
-// Refuse requests above this before asking the system: a clear error instead of the OOM killer.
-constexpr size_t kMaxAllocation = size_t(1) << 40;
+// Requests larger than the machine's physical memory are refused before asking
+// the system: a clear error instead of an allocation that overcommits and is later
+// ended by the OOM killer when it is touched.
+size_t max_allocation() {
+  static const size_t limit = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : size_t(1) << 40;
+  }();
+  return limit;
+}
+
+[[noreturn]] void refuse(size_t n) {
+  throw Error("cannot allocate a tensor of " + std::to_string(n) + " bytes (" + std::to_string(n >> 20) +
+              " MiB): more than this machine's " + std::to_string(max_allocation() >> 20) + " MiB of memory");
+}
 
 size_t round_size(size_t n) {
   if (n <= 512) return (n + 63) & ~size_t(63);
@@ -42,9 +56,7 @@ class CachingAllocator {
         return p;
       }
     }
-    if (n > kMaxAllocation)
-      throw Error("allocation of " + std::to_string(n) + " bytes refused: more than the " +
-                  std::to_string(kMaxAllocation >> 30) + " GiB limit for one tensor");
+    if (n > max_allocation()) refuse(n);
     void* p = std::aligned_alloc(kAlignment, n);
     if (!p) {
       release_all();
@@ -90,9 +102,7 @@ CachingAllocator& allocator() {
 // Sanitizer builds: every tensor gets its own system allocation, so AddressSanitizer
 // sees each use after free and LeakSanitizer each leak.
 Storage::Storage(size_t nbytes) : nbytes_(nbytes) {
-  if (nbytes > kMaxAllocation)
-    throw Error("allocation of " + std::to_string(nbytes) + " bytes refused: more than the " +
-                std::to_string(kMaxAllocation >> 30) + " GiB limit for one tensor");
+  if (nbytes > max_allocation()) refuse(nbytes);
   data_ = std::aligned_alloc(kAlignment, round_size(nbytes == 0 ? 1 : nbytes));
   if (!data_) throw Error("out of memory: could not allocate " + std::to_string(nbytes) + " bytes");
 }
