@@ -2,17 +2,41 @@
 // reductions, GEMM. Knows nothing of autograd (see DESIGN.md, layer "kernels").
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <omp.h>
+#include <type_traits>
 
 #include "dimgrad/tensor.hpp"
+#include "kernels/simd.hpp"
 
 namespace dg::kernels {
 
 // Elements below which a loop stays on one thread (thread start-up costs more).
 inline constexpr int64_t kParallelGrain = 32768;
+
+// True when a loop of n elements should be split among the OpenMP threads: it is
+// long enough to pay for waking them, and we are not already inside a parallel
+// region (one pool, never nested: no oversubscription).
+inline bool use_threads(int64_t n) { return n >= kParallelGrain && !omp_in_parallel() && omp_get_max_threads() > 1; }
+
+// f(begin, end) over [0, n), in one contiguous chunk per thread when use_threads(n).
+template <class F> void parallel_range(int64_t n, const F& f) {
+  if (!use_threads(n)) {
+    if (n > 0) f(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    // Chunks rounded to 16 elements keep each thread's stores on its own cache lines.
+    const int64_t chunk = ((n + nt - 1) / nt + 15) / 16 * 16;
+    const int64_t begin = std::min(n, tid * chunk), end = std::min(n, begin + chunk);
+    if (begin < end) f(begin, end);
+  }
+}
 
 // ------------------------------------------------------------- loop planning
 // N operands over one iteration shape, each with its own strides (in bytes;
@@ -74,7 +98,7 @@ void run_plan(const LoopPlan<N>& p, const std::array<char*, N>& base, F&& inner,
   int64_t inner_strides[N];
   for (int k = 0; k < N; ++k) inner_strides[k] = p.strides[k][last];
   int64_t n_outer = p.numel / n_inner;
-  const bool par = parallel && p.numel >= kParallelGrain && omp_get_max_threads() > 1 && !omp_in_parallel();
+  const bool par = parallel && use_threads(p.numel);
 
   if (n_outer == 1) {
     if (!par) {
@@ -132,16 +156,63 @@ void run_plan(const LoopPlan<N>& p, const std::array<char*, N>& base, F&& inner,
 Shape broadcast_strides(const Tensor& t, IntArrayRef shape);
 
 // ------------------------------------------------------------ typed loops
-// out = f(a), same shape; out is a fresh contiguous tensor, a any strides.
+// Each loop has a fast path for the common case — every operand contiguous with
+// the output's shape — that skips loop planning: one flat loop, split among the
+// threads when long. Contiguous runs of loops that touch float32 go through
+// simd_for (AVX-512 / AVX2 / baseline copies chosen at run time); other dtypes
+// (float64 is for gradcheck) and strided runs use one baseline copy, which keeps
+// the library's code size and compile time in check.
+
+// Whether t can be read as a flat array in out's element order.
+inline bool same_layout(const Tensor& t, const Tensor& out) { return t.sizes() == out.sizes() && t.is_contiguous(); }
+
+template <class... T> inline constexpr bool kAnyFloat32 = (std::is_same_v<T, float> || ...);
+
+// The per-element steps of the loops below: named types, so that the fast path
+// and the planned path share one compiled copy of each.
+namespace loop_detail {
+template <class R, class A, class F> struct Map1 {
+  R* o; const A* x; F f;
+  void operator()(int64_t i) const { o[i] = f(x[i]); }
+};
+template <class R, class A, class B, class F> struct Map2 {
+  R* o; const A* x; const B* y; F f;
+  void operator()(int64_t i) const { o[i] = f(x[i], y[i]); }
+};
+template <class R, class A, class B, class F> struct Map2ScalarB {
+  R* o; const A* x; B y; F f;
+  void operator()(int64_t i) const { o[i] = f(x[i], y); }
+};
+template <class R, class A, class B, class F> struct Map2ScalarA {
+  R* o; A x; const B* y; F f;
+  void operator()(int64_t i) const { o[i] = f(x, y[i]); }
+};
+template <class R, class A, class B, class C, class F> struct Map3 {
+  R* o; const A* x; const B* y; const C* z; F f;
+  void operator()(int64_t i) const { o[i] = f(x[i], y[i], z[i]); }
+};
+}  // namespace loop_detail
+
+// simd_for for loops that touch float32, the baseline loop otherwise.
+template <class... T, class Body> inline void vec_for(int64_t begin, int64_t end, const Body& body) {
+  if constexpr (kAnyFloat32<T...>) simd_for(begin, end, body);
+  else simd_detail::for_generic(begin, end, body);
+}
+
+// out = f(a), same shape; a any strides (broadcast to out's shape).
 template <class R, class A, class F> void unary_loop(const Tensor& out, const Tensor& a, F f) {
+  using Body = loop_detail::Map1<R, A, F>;
+  if (out.is_contiguous() && same_layout(a, out)) {
+    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()), f};
+    parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A>(lo, hi, body); });
+    return;
+  }
   Shape sa = broadcast_strides(a, out.sizes());
   auto plan = make_plan<2>(out.sizes(), {out.strides().data(), sa.data()}, {int64_t(sizeof(R)), int64_t(sizeof(A))});
   run_plan<2>(plan, {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data())},
               [&](char** p, const int64_t* s, int64_t n) {
-                R* o = reinterpret_cast<R*>(p[0]);
-                const A* x = reinterpret_cast<const A*>(p[1]);
                 if (s[0] == sizeof(R) && s[1] == sizeof(A)) {
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+                  vec_for<R, A>(0, n, Body{reinterpret_cast<R*>(p[0]), reinterpret_cast<const A*>(p[1]), f});
                 } else {
                   for (int64_t i = 0; i < n; ++i)
                     *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]));
@@ -153,6 +224,13 @@ template <class R, class A, class F> void unary_loop(const Tensor& out, const Te
 // out = f(a, b) with a and b broadcast to out's shape.
 template <class R, class A, class B, class F>
 void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  using Body = loop_detail::Map2<R, A, B, F>;
+  if (out.is_contiguous() && same_layout(a, out) && same_layout(b, out)) {
+    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()),
+                    static_cast<const B*>(b.raw_data()), f};
+    parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A, B>(lo, hi, body); });
+    return;
+  }
   Shape sa = broadcast_strides(a, out.sizes()), sb = broadcast_strides(b, out.sizes());
   auto plan = make_plan<3>(out.sizes(), {out.strides().data(), sa.data(), sb.data()},
                            {int64_t(sizeof(R)), int64_t(sizeof(A)), int64_t(sizeof(B))});
@@ -164,13 +242,11 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
                 const A* x = reinterpret_cast<const A*>(p[1]);
                 const B* y = reinterpret_cast<const B*>(p[2]);
                 if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == sizeof(B)) {
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                  vec_for<R, A, B>(0, n, Body{o, x, y, f});
                 } else if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == 0) {
-                  const B yv = *y;
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                  vec_for<R, A, B>(0, n, loop_detail::Map2ScalarB<R, A, B, F>{o, x, *y, f});
                 } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B)) {
-                  const A xv = *x;
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                  vec_for<R, A, B>(0, n, loop_detail::Map2ScalarA<R, A, B, F>{o, *x, y, f});
                 } else {
                   for (int64_t i = 0; i < n; ++i)
                     *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
@@ -183,6 +259,13 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 // out = f(a, b, c) with a, b, c broadcast to out's shape.
 template <class R, class A, class B, class C, class F>
 void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  using Body = loop_detail::Map3<R, A, B, C, F>;
+  if (out.is_contiguous() && same_layout(a, out) && same_layout(b, out) && same_layout(c, out)) {
+    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()),
+                    static_cast<const B*>(b.raw_data()), static_cast<const C*>(c.raw_data()), f};
+    parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A, B, C>(lo, hi, body); });
+    return;
+  }
   Shape sa = broadcast_strides(a, out.sizes()), sb = broadcast_strides(b, out.sizes()),
         sc = broadcast_strides(c, out.sizes());
   auto plan = make_plan<4>(out.sizes(), {out.strides().data(), sa.data(), sb.data(), sc.data()},
@@ -192,11 +275,8 @@ void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
                static_cast<char*>(b.raw_data()), static_cast<char*>(c.raw_data())},
               [&](char** p, const int64_t* s, int64_t n) {
                 if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == sizeof(B) && s[3] == sizeof(C)) {
-                  R* o = reinterpret_cast<R*>(p[0]);
-                  const A* x = reinterpret_cast<const A*>(p[1]);
-                  const B* y = reinterpret_cast<const B*>(p[2]);
-                  const C* z = reinterpret_cast<const C*>(p[3]);
-                  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], z[i]);
+                  vec_for<R, A, B, C>(0, n, Body{reinterpret_cast<R*>(p[0]), reinterpret_cast<const A*>(p[1]),
+                                                 reinterpret_cast<const B*>(p[2]), reinterpret_cast<const C*>(p[3]), f});
                 } else {
                   for (int64_t i = 0; i < n; ++i)
                     *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),

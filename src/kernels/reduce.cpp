@@ -22,54 +22,84 @@ namespace {
 
 template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
+// Σ row[0..n) accumulated in acc_t (double for float32). 16 independent partial
+// sums: the compiler turns them into 2 AVX-512 (or 4 AVX2, 8 SSE2) vector
+// accumulators without reordering any addition, so every ISA gives the same
+// bits. The partial sums are then combined pairwise.
+template <class T> acc_t<T> row_sum(const T* row, int64_t n) {
+  constexpr int L = 16;
+  acc_t<T> acc[L] = {};
+  int64_t r = 0;
+  for (; r + L <= n; r += L)
+    for (int j = 0; j < L; ++j) acc[j] += static_cast<acc_t<T>>(row[r + j]);
+  acc_t<T> tail = 0;
+  for (; r < n; ++r) tail += static_cast<acc_t<T>>(row[r]);
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  return acc[0] + tail;
+}
+
+// out[o] = Σ_r x[o, r] for rows [o0, o1).
+template <class T, class R> void row_sums(const T* x, R* out, int64_t o0, int64_t o1, int64_t Rn) {
+  simd_run([&] {
+    for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<R>(row_sum(x + o * Rn, Rn));
+  });
+}
+
 // out[o, i] = Σ_r x[o, r, i]
 template <class T, class R> void sum_orb(const T* x, R* out, const ReduceGeometry& g) {
   const int64_t O = g.outer, Rn = g.reduce, I = g.inner;
-  const bool par = O * Rn * I >= kParallelGrain && omp_get_max_threads() > 1 && !omp_in_parallel();
+  const bool par = use_threads(O * Rn * I);
   if (I == 1) {
-    // Row sums: accumulate each row in double (float32) or int64, in 4 lanes.
-#pragma omp parallel for schedule(static) if (par && O > 1)
-    for (int64_t o = 0; o < O; ++o) {
-      const T* row = x + o * Rn;
-      acc_t<T> a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      int64_t r = 0;
-      for (; r + 4 <= Rn; r += 4) {
-        a0 += row[r];
-        a1 += row[r + 1];
-        a2 += row[r + 2];
-        a3 += row[r + 3];
-      }
-      for (; r < Rn; ++r) a0 += row[r];
-      out[o] = static_cast<R>((a0 + a1) + (a2 + a3));
-    }
-    return;
-  }
-  // Column sums: out[o, :] += x[o, r, :] — contiguous, vectorized over i.
-  if (O >= 2 || !par) {
-#pragma omp parallel for schedule(static) if (par && O > 1)
-    for (int64_t o = 0; o < O; ++o) {
-      R* dst = out + o * I;
-      std::fill(dst, dst + I, R(0));
-      for (int64_t r = 0; r < Rn; ++r) {
-        const T* src = x + (o * Rn + r) * I;
-        for (int64_t i = 0; i < I; ++i) dst[i] += static_cast<R>(src[i]);
-      }
-    }
-    return;
-  }
-  // One outer block: split the inner columns among threads.
+    if (O == 1 && par) {
+      // One long row (a full sum): each thread sums a slice, the partial sums are
+      // added in thread order (the same result for the same thread count).
+      std::vector<acc_t<T>> part(static_cast<size_t>(omp_get_max_threads()), acc_t<T>(0));
 #pragma omp parallel
-  {
-    int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-    int64_t chunk = (I + nt - 1) / nt;
-    int64_t b = tid * chunk, e = std::min(I, b + chunk);
-    if (b < e) {
-      std::fill(out + b, out + e, R(0));
-      for (int64_t r = 0; r < Rn; ++r) {
-        const T* src = x + r * I;
-        for (int64_t i = b; i < e; ++i) out[i] += static_cast<R>(src[i]);
+      {
+        const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t chunk = ((Rn + nt - 1) / nt + 15) / 16 * 16;
+        const int64_t b = std::min(Rn, tid * chunk), e = std::min(Rn, b + chunk);
+        acc_t<T> s = 0;
+        simd_run([&] { s = row_sum(x + b, e - b); });
+        part[static_cast<size_t>(tid)] = s;
       }
+      acc_t<T> total = 0;
+      for (acc_t<T> p : part) total += p;
+      out[0] = static_cast<R>(total);
+      return;
     }
+    if (!par || O == 1) {
+      row_sums(x, out, 0, O, Rn);
+      return;
+    }
+#pragma omp parallel
+    {
+      const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const int64_t chunk = (O + nt - 1) / nt;
+      const int64_t b = std::min(O, tid * chunk), e = std::min(O, b + chunk);
+      row_sums(x, out, b, e, Rn);
+    }
+    return;
+  }
+  // Column sums: out[o, i] += x[o, r, i] for r in order — contiguous and
+  // vectorized over i, accumulated in R.
+  auto columns = [&](int64_t o, int64_t i0, int64_t i1) {
+    R* dst = out + o * I;
+    std::fill(dst + i0, dst + i1, R(0));
+    for (int64_t r = 0; r < Rn; ++r) {
+      const T* src = x + (o * Rn + r) * I;
+      vec_for<T, R>(i0, i1, [=](int64_t i) { dst[i] += static_cast<R>(src[i]); });
+    }
+  };
+  if (!par) {
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else if (O >= 2) {
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else {
+    // One outer block: split the columns among threads.
+    parallel_range(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
   }
 }
 
