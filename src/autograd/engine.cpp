@@ -48,8 +48,11 @@ struct BySequence {
 // gradient has run; among ready nodes the most recently created runs first.
 std::vector<Node*> backward_order(const std::vector<Node*>& roots) {
   std::unordered_map<Node*, int> deps;
-  std::vector<Node*> stack(roots.begin(), roots.end());
   std::unordered_set<Node*> seen(roots.begin(), roots.end());
+  // Each node once, even when two roots are outputs of one node (h and c of an
+  // LSTM step): walking it twice would count its edges twice, and its inputs
+  // would never become ready.
+  std::vector<Node*> stack(seen.begin(), seen.end());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
