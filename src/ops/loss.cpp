@@ -420,13 +420,12 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
       out = reduce_rows<T>(row_loss, red, g.target_shape, x.dtype(), static_cast<double>(rows));
       return;
     }
-    // loss = (1 − ε)·NLL + (ε/C)·smooth, each reduced as PyTorch 1.13 does: the
-    // NLL mean divides by Σ w_t over counted rows, the smoothing mean by the same
-    // with class weights and by all rows (ignored ones included) without.
+    // loss = (1 − ε)·NLL + (ε/C)·smooth; the mean divides both by Σ w_t over the
+    // rows that count (the number of non-ignored rows without class weights).
     double wsum = 0;
     for (int64_t i = 0; i < rows; ++i) wsum += row_w[i];
     const double dn = red == Red::Mean ? wsum : 1.0;
-    const double ds = red == Red::Mean ? (pw ? wsum : static_cast<double>(rows)) : 1.0;
+    const double ds = dn;
     alpha.resize(rows);
     beta.resize(rows);
     std::vector<double> combined(rows);
