@@ -130,16 +130,18 @@ def pool_cases():
 
 # ------------------------------------------------------------------------- rnn
 def rnn_case(name, kind, input_size, hidden, layers, seq, batch, batch_first=False, bias=True, init_state=False,
-             nonlinearity="tanh"):
+             nonlinearity="tanh", bidirectional=False):
     if kind == "lstm":
-        m = torch.nn.LSTM(input_size, hidden, num_layers=layers, bias=bias, batch_first=batch_first)
+        m = torch.nn.LSTM(input_size, hidden, num_layers=layers, bias=bias, batch_first=batch_first,
+                          bidirectional=bidirectional)
     else:
         m = torch.nn.RNN(input_size, hidden, num_layers=layers, bias=bias, batch_first=batch_first,
-                         nonlinearity=nonlinearity)
+                         nonlinearity=nonlinearity, bidirectional=bidirectional)
     shape = (batch, seq, input_size) if batch_first else (seq, batch, input_size)
     x = torch.randn(*shape, requires_grad=True)
-    h0 = torch.randn(layers, batch, hidden, requires_grad=True) if init_state else None
-    c0 = torch.randn(layers, batch, hidden, requires_grad=True) if init_state and kind == "lstm" else None
+    states = layers * (2 if bidirectional else 1)
+    h0 = torch.randn(states, batch, hidden, requires_grad=True) if init_state else None
+    c0 = torch.randn(states, batch, hidden, requires_grad=True) if init_state and kind == "lstm" else None
     if kind == "lstm":
         out, (hn, cn) = m(x, (h0, c0)) if init_state else m(x)
     else:
@@ -148,7 +150,7 @@ def rnn_case(name, kind, input_size, hidden, layers, seq, batch, batch_first=Fal
     g_out, g_h = torch.randn_like(out), torch.randn_like(hn)
     loss = (out * g_out).sum() + (hn * g_h).sum()
     case = {"name": name, "kind": kind, "nonlinearity": nonlinearity, "input_size": input_size, "hidden_size": hidden,
-            "num_layers": layers, "batch_first": batch_first, "bias": bias, "x": enc(x),
+            "num_layers": layers, "batch_first": batch_first, "bias": bias, "bidirectional": bidirectional, "x": enc(x),
             "params": {k: enc(v) for k, v in m.named_parameters()}}
     if cn is not None:
         g_c = torch.randn_like(cn)
@@ -205,6 +207,8 @@ def rnn_cases():
         rnn_case("lstm_2layer_batch_first_h0c0", "lstm", 4, 3, 2, 6, 2, batch_first=True, init_state=True),
         rnn_case("lstm_2layer_seq_first_h0c0", "lstm", 2, 5, 2, 3, 3, init_state=True),
         rnn_case("lstm_1layer_nobias_batch_first", "lstm", 3, 2, 1, 4, 2, batch_first=True, bias=False),
+        rnn_case("lstm_2layer_bidirectional_h0c0", "lstm", 3, 2, 2, 4, 2, init_state=True, bidirectional=True),
+        rnn_case("rnn_tanh_bidirectional_batch_first", "rnn", 2, 3, 1, 5, 2, batch_first=True, bidirectional=True),
         cell_case("rnn_cell", "rnn_cell", 3, 4, 2),
         cell_case("lstm_cell", "lstm_cell", 3, 4, 2),
         cell_case("lstm_cell_zero_state", "lstm_cell", 2, 3, 3, init_state=False),

@@ -91,6 +91,11 @@
     "dA = dY / window size spread over each window")                                                       \
   X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", 1, "Y = mean of A over each adaptive window",              \
     "dA = dY / window size spread over each window")                                                       \
+  /* rnn.cpp: a sequence into its steps; the pointwise part of an LSTM step (A = gates i,f,g,o; B = c) */ \
+  X(Unbind, "unbind", 1, "Y_t = A[t] for every t", "dA = stack(dY_0, dY_1, ...) (zeros where no gradient)") \
+  X(LstmCell, "lstm_cell", 2, "c' = σ(A_f)⊙B + σ(A_i)⊙tanh(A_g); h' = σ(A_o)⊙tanh(c')",                     \
+    "dA_(i,f,g,o) = (dc'_all⊙g⊙i(1-i), dc'_all⊙B⊙f(1-f), dc'_all⊙i⊙(1-g²), dh'⊙tanh(c')⊙o(1-o)) "         \
+    "with dc'_all = dc' + dh'⊙o⊙(1-tanh²c'); dB = dc'_all⊙f")                                             \
   /* autograd/function.cpp: user-defined ops */                                                          \
   X(Custom, "custom", -1, "Y = f(A, ...)", "dA = user backward")
 
