@@ -139,10 +139,12 @@ Tensor sum(const Tensor& a_in, IntArrayRef dims_in, bool keepdim) {
     copy(c, cur);
     cur = c;
   }
-  if (keepdim) return cur;
+  // A run of adjacent dims was reduced to a single size-1 dim: with keepdim each
+  // reduced dim must stay as its own size-1 dim.
   Shape out_shape;
   for (int64_t d = 0; d < nd; ++d)
     if (!std::binary_search(dims.begin(), dims.end(), d)) out_shape.push_back(a_in.sizes()[d]);
+    else if (keepdim) out_shape.push_back(1);
   return detail::make_view(cur, out_shape, contiguous_strides(out_shape), cur.storage_offset());
 }
 
