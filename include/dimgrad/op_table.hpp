@@ -74,10 +74,10 @@
   X(GroupNorm, "group_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_ng)·rstd_ng over each group",                  \
     "dA = rstd/K ⊙ (K·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ B; dB = Σ dY ⊙ Â; dC = Σ dY")                      \
   X(Embedding, "embedding", 1, "Y = A[idx] (rows)", "dA = zeros with dY rows added at idx (padding_idx gets none)") \
-  X(CrossEntropy, "cross_entropy", 1, "Y = -Σ Q ⊙ log softmax(A)", "dA = P·Σ_c Q - Q (one-hot, mean: (P - Y)/N)") \
+  X(CrossEntropy, "cross_entropy", 1, "Y = -Σ Q ⊙ log softmax(A)", "dA = (P·Σ_c Q - Q) ⊙ dY, P = softmax(A), Q = weighted one-hot targets (mean: divided by Σ weights, (P - Q)/N)") \
   X(NllLoss, "nll_loss", 1, "Y = -Σ_i w_i·A[i, t_i]", "dA = -w_i·dY at [i, t_i], 0 elsewhere")             \
   X(MultiMargin, "multi_margin_loss", 1, "Y = Σ_{j≠t} w_t·max(0, m - A_t + A_j)^p / C",                  \
-    "dA_j = w_t·p·h^(p-1)/C ⊙ dY where the hinge h > 0; dA_t = -Σ_j of those")                          \
+    "dA = dY ⊙ w_t·p·h^(p-1)/C at each wrong class j with hinge h > 0, minus their sum at the true class t")                          \
   X(BinaryCrossEntropy, "binary_cross_entropy", 2, "Y = -w·(B·log A + (1 - B)·log(1 - A))",              \
     "dA = w·(A - B) / (A·(1 - A)) ⊙ dY; dB = w·(log(1 - A) - log A) ⊙ dY")                                  \
   X(BCEWithLogits, "binary_cross_entropy_with_logits", 2, "Y = w·((1 - B)·A + (1 + (p - 1)·B)·softplus(-A))", \

@@ -45,7 +45,7 @@ const bool registered = [] {
     return F::binary_cross_entropy_with_logits(input({4}, "A"), rand({4}, kDouble));
   });
   register_op_example("conv2d", [] {
-    return F::conv2d(input({2, 3, 5, 5}, "X"), input({4, 3, 3, 3}, "W"), F::Conv2dFuncOptions().bias(input({4}, "b")).padding(1));
+    return F::conv2d(input({2, 3, 7, 7}, "X"), input({4, 3, 5, 5}, "W"), F::Conv2dFuncOptions().bias(input({4}, "b")).padding(2));
   });
   register_op_example("max_pool2d", [] { return F::max_pool2d(input({2, 3, 4, 4}, "X"), F::MaxPool2dFuncOptions(2)); });
   register_op_example("avg_pool2d", [] { return F::avg_pool2d(input({2, 3, 4, 4}, "X"), F::AvgPool2dFuncOptions(2)); });
