@@ -2,9 +2,10 @@
 // alternative to im2col + GEMM (src/ops/conv.cpp picks between them).
 //
 // Primitives are created once per geometry and cached: creating one costs far
-// more than running it on the small tensors of a training step. The primitives
-// see our plain NCHW / OIHW buffers directly, or (layout "any", chosen by
-// oneDNN) through reorders into its blocked formats.
+// more than running it on the small tensors of a training step. oneDNN picks its
+// own (blocked, nChw16c-like) layouts and we reorder our plain NCHW / OIHW
+// buffers in and out: measured on this CPU, that is faster than primitives on the
+// plain layouts by 20-45% even with the reorders (docs/derivations/conv2d.md).
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -28,15 +29,6 @@ using dt = memory::data_type;
 dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
-}
-
-// Blocked layouts chosen by oneDNN (with reorders) or plain NCHW throughout.
-bool blocked_layout() {
-  static const bool blocked = [] {
-    const char* e = std::getenv("DG_CONV_DNNL_LAYOUT");
-    return e && std::string(e) == "any";
-  }();
-  return blocked;
 }
 
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -70,10 +62,7 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
                      pad_l = dims_of({s.PH, s.PW}),
                      pad_r = dims_of({(s.OH - 1) * s.SH + s.DH * (s.KH - 1) + 1 - s.H - s.PH,
                                       (s.OW - 1) * s.SW + s.DW * (s.KW - 1) + 1 - s.W - s.PW});
-  const bool any = blocked_layout();
-  auto pick = [&](const memory::desc& d) {
-    return any ? memory::desc(d.dims(), dt::f32, tag::any) : d;
-  };
+  auto pick = [&](const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); };
   auto algo = dnnl::algorithm::convolution_direct;
   dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, pick(p->x_md), pick(p->w_md),
                                      bias ? p->b_md : memory::desc(), pick(p->y_md), strides, dil, pad_l, pad_r);
@@ -145,6 +134,23 @@ ConvAlgo conv_algo() { return static_cast<ConvAlgo>(algo_slot().load()); }
 bool dnnl_conv2d_supported(const Conv2dShape& s) {
   return (s.OH - 1) * s.SH + s.DH * (s.KH - 1) + 1 - s.H - s.PH >= 0 &&
          (s.OW - 1) * s.SW + s.DW * (s.KW - 1) + 1 - s.W - s.PW >= 0;
+}
+
+bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
+  if (!dnnl_conv2d_supported(s)) return false;
+  switch (conv_algo()) {
+    case ConvAlgo::Im2col: return false;
+    case ConvAlgo::OneDNN: return true;
+    case ConvAlgo::Auto: break;
+  }
+  // Measured (single thread, the small CNN's layers, docs/derivations/conv2d.md):
+  // oneDNN's blocked kernels win every pass of a 32→64 conv and the weight
+  // gradient of a 1→32 conv; with few input channels its data gradient is much
+  // slower (the blocked layout pads C up to 16), and grouped convs stay on the
+  // im2col route, which handles them without reorders.
+  if (s.groups != 1) return false;
+  if (pass == ConvPass::BackwardData) return s.C >= 16;
+  return true;
 }
 
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {

@@ -35,11 +35,15 @@ template <class T> void col2im(const T* cols, T* dx, const Conv2dShape& s);
 
 // ------------------------------------------------------------ oneDNN route
 // Which route float32 convolutions take (float64 always takes im2col + GEMM).
-// Auto is the route measured fastest; the environment variable
+// Auto picks per pass what measured fastest (conv_use_dnnl); Im2col and OneDNN
+// force one route for every pass (tests compare them). The environment variable
 // DG_CONV_ALGO=im2col|onednn sets the starting value (for benchmarks).
 enum class ConvAlgo { Auto, Im2col, OneDNN };
 void set_conv_algo(ConvAlgo a);
 ConvAlgo conv_algo();
+enum class ConvPass { Forward, BackwardData, BackwardWeights };
+// Whether `pass` of this float32 convolution runs on oneDNN under the current setting.
+bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass);
 // Whether oneDNN can run this geometry (it needs a non-negative right padding).
 bool dnnl_conv2d_supported(const Conv2dShape& s);
 

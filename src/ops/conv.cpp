@@ -86,14 +86,8 @@ Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, IntArr
   return s;
 }
 
-bool use_dnnl(const Conv2dShape& s, ScalarType dt) {
-  if (dt != kFloat || !kernels::dnnl_conv2d_supported(s)) return false;
-  switch (kernels::conv_algo()) {
-    case kernels::ConvAlgo::Im2col: return false;
-    case kernels::ConvAlgo::OneDNN: return true;
-    case kernels::ConvAlgo::Auto: break;
-  }
-  return false;
+bool use_dnnl(const Conv2dShape& s, ScalarType dt, kernels::ConvPass pass) {
+  return dt == kFloat && kernels::conv_use_dnnl(s, pass);
 }
 
 // Images run in parallel (each thread its own GEMMs) when there are several and
@@ -201,7 +195,7 @@ template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data
 Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = make_tensor({s.N, s.K, s.OH, s.OW}, x.dtype());
   if (y.numel() == 0) return y;
-  if (use_dnnl(s, x.dtype())) {
+  if (use_dnnl(s, x.dtype(), kernels::ConvPass::Forward)) {
     kernels::dnnl_conv2d_forward(s, x.data_ptr<float>(), w.data_ptr<float>(), ptr_or_null<float>(b),
                                  y.data_ptr<float>());
     return y;
@@ -229,22 +223,24 @@ struct Conv2dBackward : Node {
         if (t->defined()) t->zero_();
       return {dx, dw, db};
     }
-    if (use_dnnl(s, dy.dtype())) {
-      if (dx.defined()) kernels::dnnl_conv2d_backward_data(s, dy.data_ptr<float>(), w.data_ptr<float>(),
-                                                           dx.data_ptr<float>(), has_bias);
-      if (dw.defined() || db.defined()) {
-        // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
-        Tensor dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
-        Tensor db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
-        kernels::dnnl_conv2d_backward_weights(s, x.data_ptr<float>(), dy.data_ptr<float>(), dw_buf.data_ptr<float>(),
-                                              mut_or_null<float>(db_buf));
-      }
-      return {dx, dw, db};
+    const bool dnnl_data = dx.defined() && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardData);
+    const bool dnnl_weights = (dw.defined() || db.defined()) && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardWeights);
+    if (dnnl_data)
+      kernels::dnnl_conv2d_backward_data(s, dy.data_ptr<float>(), w.data_ptr<float>(), dx.data_ptr<float>(), has_bias);
+    if (dnnl_weights) {
+      // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
+      Tensor dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
+      Tensor db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
+      kernels::dnnl_conv2d_backward_weights(s, x.data_ptr<float>(), dy.data_ptr<float>(), dw_buf.data_ptr<float>(),
+                                            mut_or_null<float>(db_buf));
     }
+    // The rest on the im2col route (a pass already done is passed as null).
+    Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;
+    if (!rdx.defined() && !rdw.defined() && !rdb.defined()) return {dx, dw, db};
     dispatch_floating(dy.dtype(), "conv2d backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      im2col_backward<T>(s, ptr_or_null<T>(x), w.data_ptr<T>(), dy.data_ptr<T>(), mut_or_null<T>(dx),
-                         mut_or_null<T>(dw), mut_or_null<T>(db));
+      im2col_backward<T>(s, ptr_or_null<T>(x), w.data_ptr<T>(), dy.data_ptr<T>(), mut_or_null<T>(rdx),
+                         mut_or_null<T>(rdw), mut_or_null<T>(rdb));
     });
     return {dx, dw, db};
   }

@@ -118,8 +118,8 @@ TEST(Conv2d, Im2colAndOneDNNRoutesAgree) {
 
 TEST(Conv2d, GoldenAgainstPyTorch) {
   for (ScalarType dt : {kFloat64, kFloat32}) {
-    for (const auto& algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN}) {
-      if (dt == kFloat64 && algo == kernels::ConvAlgo::OneDNN) continue;  // float64 has one route
+    for (const auto& algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN, kernels::ConvAlgo::Auto}) {
+      if (dt == kFloat64 && algo != kernels::ConvAlgo::Im2col) continue;  // float64 has one route
       kernels::set_conv_algo(algo);
       for (const auto& c : nn2_test::load_cases("conv_cases.json")) {
         SCOPED_TRACE(c.at("name").get<std::string>() + " " + dtype_name(dt));
