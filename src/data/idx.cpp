@@ -158,9 +158,7 @@ IdxArray parse_idx(const uint8_t* data, size_t size, const std::string& source_n
   for (int i = 0; i < ndims; ++i) {
     const uint32_t d = be32(&dims_raw[4 * static_cast<size_t>(i)]);
     a.dims.push_back(d);
-    // Each factor < 2^32 and the running product ≤ max_bytes < 2^63: no overflow before the check.
-    expected *= d;
-    if (expected > max_bytes)
+    if (__builtin_mul_overflow(expected, uint64_t(d), &expected) || expected > max_bytes)
       throw IOError(what + ": dimensions " + shape_str(a.dims) + " announce more than the limit of " +
                     std::to_string(max_bytes) + " bytes");
   }
