@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "dimgrad/nn/pooling.hpp"
+#include "kernels/simd.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -88,31 +90,79 @@ Shape out_shape(const Tensor& x, int64_t OH, int64_t OW) {
 bool parallel_planes(int64_t work) { return work >= 16384 && omp_get_max_threads() > 1 && !omp_in_parallel(); }
 
 // ------------------------------------------------------------------ max pool
+// The kernel taps [lo, hi) of output position o whose input index
+// o·stride − pad + tap·dilation lies inside [0, size): the rest read padding.
+struct TapRange {
+  int64_t lo, hi;
+};
+std::vector<TapRange> tap_ranges(int64_t out, int64_t size, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
+  std::vector<TapRange> r(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t base = o * stride - pad;
+    int64_t lo = base < 0 ? (-base + dil - 1) / dil : 0;  // base + tap·dil ≥ 0
+    int64_t hi = std::min(k, (size - base + dil - 1) / dil);  // base + tap·dil < size
+    r[static_cast<size_t>(o)] = {std::min(lo, k), std::max(hi, std::min(lo, k))};
+  }
+  return r;
+}
+
 template <class T> void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* idx) {
+  const auto rows = tap_ranges(s.OH, s.H, s.KH, s.SH, s.PH, s.DH);
+  const auto cols = tap_ranges(s.OW, s.W, s.KW, s.SW, s.PW, s.DW);
+  const bool k2s2 = s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 &&
+                    s.DW == 1 && 2 * s.OH <= s.H && 2 * s.OW <= s.W;
 #pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
   for (int64_t p = 0; p < s.P; ++p) {
     const T* xp = x + p * s.H * s.W;
+    T* yp = y + p * s.OH * s.OW;
+    int64_t* ip = idx + p * s.OH * s.OW;
     for (int64_t oh = 0; oh < s.OH; ++oh) {
+      if (k2s2) {
+        // The common 2×2 / stride 2 window: four reads, no bounds to check.
+        const T* r0 = xp + 2 * oh * s.W;
+        const T* r1 = r0 + s.W;
+        T* yr = yp + oh * s.OW;
+        int64_t* ir = ip + oh * s.OW;
+        const int64_t base = 2 * oh * s.W;
+        // Branch-free selects (the comparisons of random data are unpredictable),
+        // so the loop vectorizes. First maximum wins ties; NaN propagates (as PyTorch).
+        kernels::simd_for(0, s.OW, [=, W = s.W](int64_t ow) {
+          const int64_t w = 2 * ow;
+          T best = r0[w];
+          int64_t arg = base + w;
+          const T b = r0[w + 1], c = r1[w], d = r1[w + 1];
+          bool take = b > best || b != b;
+          best = take ? b : best;
+          arg = take ? base + w + 1 : arg;
+          take = c > best || c != c;
+          best = take ? c : best;
+          arg = take ? base + W + w : arg;
+          take = d > best || d != d;
+          best = take ? d : best;
+          arg = take ? base + W + w + 1 : arg;
+          yr[ow] = best;
+          ir[ow] = arg;
+        });
+        continue;
+      }
+      const TapRange ri = rows[static_cast<size_t>(oh)];
       for (int64_t ow = 0; ow < s.OW; ++ow) {
+        const TapRange rj = cols[static_cast<size_t>(ow)];
         T best = -std::numeric_limits<T>::infinity();
         int64_t arg = -1;
-        for (int64_t i = 0; i < s.KH; ++i) {
+        for (int64_t i = ri.lo; i < ri.hi; ++i) {
           const int64_t ih = oh * s.SH - s.PH + i * s.DH;
-          if (ih < 0 || ih >= s.H) continue;
-          for (int64_t j = 0; j < s.KW; ++j) {
+          for (int64_t j = rj.lo; j < rj.hi; ++j) {
             const int64_t iw = ow * s.SW - s.PW + j * s.DW;
-            if (iw < 0 || iw >= s.W) continue;
             const T v = xp[ih * s.W + iw];
-            // First maximum wins ties; NaN propagates (as PyTorch).
             if (arg < 0 || v > best || std::isnan(v)) {
               best = v;
               arg = ih * s.W + iw;
             }
           }
         }
-        const int64_t o = (p * s.OH + oh) * s.OW + ow;
-        y[o] = best;
-        idx[o] = arg;
+        yp[oh * s.OW + ow] = best;
+        ip[oh * s.OW + ow] = arg;
       }
     }
   }

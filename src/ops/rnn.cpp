@@ -25,6 +25,8 @@
 #include <cmath>
 
 #include "dimgrad/nn/rnn.hpp"
+#include "kernels/simd.hpp"
+#include "kernels/vec_math.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -52,7 +54,36 @@ struct UnbindBackward : Node {
 
 inline bool parallel_rows(int64_t work) { return work >= 32768 && omp_get_max_threads() > 1 && !omp_in_parallel(); }
 
-template <class T> inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
+// Per-row steps of the LSTM pointwise op, as small functors for simd_for: each
+// touches at most six arrays (__restrict), which is what GCC vectorizes; one
+// larger body was left scalar. float32 uses the vectorizable fast_sigmoid /
+// fast_tanh, float64 std:: (vec_math.hpp).
+template <class T> struct SigmoidRow {
+  const T* __restrict x;
+  T* __restrict y;
+  void operator()(int64_t j) const { y[j] = kernels::fast_sigmoid(x[j]); }
+};
+template <class T> struct TanhRow {
+  const T* __restrict x;
+  T* __restrict y;
+  void operator()(int64_t j) const { y[j] = kernels::fast_tanh(x[j]); }
+};
+// c' = f⊙c + i⊙g and tanh(c')
+template <class T> struct CellRow {
+  const T *__restrict i, *__restrict f, *__restrict g, *__restrict c;
+  T *__restrict cn, *__restrict tc;
+  void operator()(int64_t j) const {
+    const T v = f[j] * c[j] + i[j] * g[j];
+    cn[j] = v;
+    tc[j] = kernels::fast_tanh(v);
+  }
+};
+// h' = o⊙tanh(c')
+template <class T> struct OutRow {
+  const T *__restrict o, *__restrict tc;
+  T* __restrict h;
+  void operator()(int64_t j) const { h[j] = o[j] * tc[j]; }
+};
 
 // act [N × 4H] = (i, f, g, o) activated; tc [N × H] = tanh(c'); h, c' [N × H].
 template <class T>
@@ -61,29 +92,55 @@ void lstm_pointwise_forward(int64_t N, int64_t H, const T* gates, const T* c, T*
   for (int64_t n = 0; n < N; ++n) {
     const T* a = gates + n * 4 * H;
     T* s = act + n * 4 * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T i = sigm(a[j]), f = sigm(a[H + j]), g = std::tanh(a[2 * H + j]), o = sigm(a[3 * H + j]);
-      const T cn = f * c[n * H + j] + i * g;
-      const T t = std::tanh(cn);
-      s[j] = i;
-      s[H + j] = f;
-      s[2 * H + j] = g;
-      s[3 * H + j] = o;
-      c_new[n * H + j] = cn;
-      tc[n * H + j] = t;
-      h[n * H + j] = o * t;
-    }
+    kernels::simd_for(0, H, SigmoidRow<T>{a, s});                  // i = σ(A_i)
+    kernels::simd_for(0, H, SigmoidRow<T>{a + H, s + H});          // f = σ(A_f)
+    kernels::simd_for(0, H, TanhRow<T>{a + 2 * H, s + 2 * H});     // g = tanh(A_g)
+    kernels::simd_for(0, H, SigmoidRow<T>{a + 3 * H, s + 3 * H});  // o = σ(A_o)
+    kernels::simd_for(0, H, CellRow<T>{s, s + H, s + 2 * H, c + n * H, c_new + n * H, tc + n * H});
+    kernels::simd_for(0, H, OutRow<T>{s + 3 * H, tc + n * H, h + n * H});
   }
 }
+
+// Backward steps, each [H] per row (see the formulas at the top of the file).
+// dc'_all = dc' + dh'⊙o⊙(1 − tanh²c'), written over the dc output buffer.
+template <class T> struct DcAllRow {
+  const T *__restrict dcn, *__restrict dh, *__restrict o, *__restrict tc;
+  T* __restrict dca;
+  void operator()(int64_t j) const { dca[j] = dcn[j] + dh[j] * o[j] * (T(1) - tc[j] * tc[j]); }
+};
+// dA_o = dh'⊙tanh(c')⊙o(1 − o)
+template <class T> struct DoRow {
+  const T *__restrict dh, *__restrict tc, *__restrict o;
+  T* __restrict dao;
+  void operator()(int64_t j) const { dao[j] = dh[j] * tc[j] * o[j] * (T(1) - o[j]); }
+};
+// dA_i = dc'_all⊙g⊙i(1 − i),  dA_g = dc'_all⊙i⊙(1 − g²)
+template <class T> struct DigRow {
+  const T *__restrict dca, *__restrict i, *__restrict g;
+  T *__restrict dai, *__restrict dag;
+  void operator()(int64_t j) const {
+    dai[j] = dca[j] * g[j] * i[j] * (T(1) - i[j]);
+    dag[j] = dca[j] * i[j] * (T(1) - g[j] * g[j]);
+  }
+};
+// dA_f = dc'_all⊙c⊙f(1 − f),  dc = dc'_all⊙f (in place of dc'_all)
+template <class T> struct DfRow {
+  const T *__restrict c, *__restrict f;
+  T *__restrict dc, *__restrict daf;
+  void operator()(int64_t j) const {
+    daf[j] = dc[j] * c[j] * f[j] * (T(1) - f[j]);
+    dc[j] = dc[j] * f[j];
+  }
+};
 
 struct LstmCellBackward : Node {
   LstmCellBackward() : Node(OpKind::LstmCell) {}
   int64_t N = 0, H = 0;
   Tensor act, c, tc;  // [N × 4H] activated gates, [N × H] previous cell, [N × H] tanh(c')
   TensorList apply(TensorList&& g) override {
-    // g[0] = dh' [N × H], g[1] = dc' [N × H]; either may be absent (zero).
-    Tensor dh = g[0].defined() ? kernels::as_contiguous(g[0]) : Tensor();
-    Tensor dcn = g[1].defined() ? kernels::as_contiguous(g[1]) : Tensor();
+    // g[0] = dh' [N × H], g[1] = dc' [N × H]; an absent one is zero.
+    Tensor dh = g[0].defined() ? kernels::as_contiguous(g[0]) : zeros({N, H}, act.dtype());
+    Tensor dcn = g[1].defined() ? kernels::as_contiguous(g[1]) : zeros({N, H}, act.dtype());
     Tensor da = make_tensor({N, 4 * H}, act.dtype());  // dA [N × 4H]
     Tensor dc = make_tensor({N, H}, act.dtype());      // dc [N × H]
     dispatch_floating(act.dtype(), "lstm_cell backward", [&](auto tag) {
@@ -91,25 +148,19 @@ struct LstmCellBackward : Node {
       const T* s = act.data_ptr<T>();
       const T* cp = c.data_ptr<T>();
       const T* tp = tc.data_ptr<T>();
-      const T* dhp = dh.defined() ? dh.data_ptr<T>() : nullptr;
-      const T* dcp = dcn.defined() ? dcn.data_ptr<T>() : nullptr;
+      const T* dhp = dh.data_ptr<T>();
+      const T* dcp = dcn.data_ptr<T>();
       T* dap = da.data_ptr<T>();
       T* dcout = dc.data_ptr<T>();
 #pragma omp parallel for schedule(static) if (parallel_rows(N * H))
       for (int64_t n = 0; n < N; ++n) {
-        const T* a = s + n * 4 * H;
-        T* d = dap + n * 4 * H;
-        for (int64_t j = 0; j < H; ++j) {
-          const int64_t k = n * H + j;
-          const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j], t = tp[k];
-          const T dhk = dhp ? dhp[k] : T(0);
-          const T dc_all = (dcp ? dcp[k] : T(0)) + dhk * o * (T(1) - t * t);  // dc'_all = dc' + dh'⊙o⊙(1 − tanh²c')
-          d[3 * H + j] = dhk * t * o * (T(1) - o);                            // dA_o = dh'⊙tanh(c')⊙o(1 − o)
-          d[j] = dc_all * gg * i * (T(1) - i);                                // dA_i = dc'_all⊙g⊙i(1 − i)
-          d[H + j] = dc_all * cp[k] * f * (T(1) - f);                         // dA_f = dc'_all⊙c⊙f(1 − f)
-          d[2 * H + j] = dc_all * i * (T(1) - gg * gg);                       // dA_g = dc'_all⊙i⊙(1 − g²)
-          dcout[k] = dc_all * f;                                              // dc = dc'_all⊙f
-        }
+        const T* a = s + n * 4 * H;  // i, f, g, o of row n
+        T* d = dap + n * 4 * H;      // dA_i, dA_f, dA_g, dA_o of row n
+        const int64_t r = n * H;
+        kernels::simd_for(0, H, DcAllRow<T>{dcp + r, dhp + r, a + 3 * H, tp + r, dcout + r});
+        kernels::simd_for(0, H, DoRow<T>{dhp + r, tp + r, a + 3 * H, d + 3 * H});
+        kernels::simd_for(0, H, DigRow<T>{dcout + r, a, a + 2 * H, d, d + 2 * H});
+        kernels::simd_for(0, H, DfRow<T>{cp + r, a + H, dcout + r, d + H});
       }
     });
     return {da, dc};
