@@ -100,4 +100,15 @@ template <class E = dg::Error, class F> std::string error_of(F&& f) {
   return "";
 }
 
+// int64 labels / indices ({3, 1, 2} as a braced list would be float).
+inline dg::Tensor longs(std::vector<int64_t> v) { return dg::tensor(v); }
+
+// Whether `text` contains `part` (with both shown when it does not).
+inline ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\n  \"" << text << "\"\ndoes not contain\n  \"" << part << "\"";
+}
+
 }  // namespace nn1_test
+
+#define EXPECT_CONTAINS(text, part) EXPECT_TRUE(::nn1_test::contains((text), (part)))
