@@ -163,6 +163,12 @@ Shape broadcast_strides(const Tensor& t, IntArrayRef shape);
 // (float64 is for gradcheck) and strided runs use one baseline copy, which keeps
 // the library's code size and compile time in check.
 
+// t's first element as T, for a caller that knows t's dtype is T (no dtype check
+// or switch: this runs once per operand per op).
+template <class T> inline T* data_of(const Tensor& t) {
+  return static_cast<T*>(t.impl()->storage->data()) + t.impl()->offset;
+}
+
 // Whether t can be read as a flat array in out's element order.
 inline bool same_layout(const Tensor& t, const Tensor& out) { return t.sizes() == out.sizes() && t.is_contiguous(); }
 
@@ -203,7 +209,7 @@ template <class... T, class Body> inline void vec_for(int64_t begin, int64_t end
 template <class R, class A, class F> void unary_loop(const Tensor& out, const Tensor& a, F f) {
   using Body = loop_detail::Map1<R, A, F>;
   if (out.is_contiguous() && same_layout(a, out)) {
-    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()), f};
+    const Body body{data_of<R>(out), data_of<const A>(a), f};
     parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A>(lo, hi, body); });
     return;
   }
@@ -226,8 +232,7 @@ template <class R, class A, class B, class F>
 void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   using Body = loop_detail::Map2<R, A, B, F>;
   if (out.is_contiguous() && same_layout(a, out) && same_layout(b, out)) {
-    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()),
-                    static_cast<const B*>(b.raw_data()), f};
+    const Body body{data_of<R>(out), data_of<const A>(a), data_of<const B>(b), f};
     parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A, B>(lo, hi, body); });
     return;
   }
@@ -261,8 +266,7 @@ template <class R, class A, class B, class C, class F>
 void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   using Body = loop_detail::Map3<R, A, B, C, F>;
   if (out.is_contiguous() && same_layout(a, out) && same_layout(b, out) && same_layout(c, out)) {
-    const Body body{static_cast<R*>(out.raw_data()), static_cast<const A*>(a.raw_data()),
-                    static_cast<const B*>(b.raw_data()), static_cast<const C*>(c.raw_data()), f};
+    const Body body{data_of<R>(out), data_of<const A>(a), data_of<const B>(b), data_of<const C>(c), f};
     parallel_range(out.numel(), [&](int64_t lo, int64_t hi) { vec_for<R, A, B, C>(lo, hi, body); });
     return;
   }

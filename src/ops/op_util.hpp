@@ -34,13 +34,22 @@ inline ScalarType scalar_result_type(const Tensor& a, const Scalar& s) {
 }
 
 inline Tensor cast_to(const Tensor& t, ScalarType dt) { return t.dtype() == dt ? t : t.to(dt); }
+// t itself when it already has dtype dt, else its conversion kept alive in `tmp`:
+// no handle copy (two atomic reference-count updates) on the common path.
+inline const Tensor& cast_ref(const Tensor& t, ScalarType dt, Tensor& tmp) {
+  if (t.dtype() == dt) return t;
+  tmp = t.to(dt);
+  return tmp;
+}
 
 // out[shape of broadcast(a, b)] = f(a, b) computed in `compute` type, stored as `out_t`.
 template <class F>
 Tensor elementwise(const Tensor& a_in, const Tensor& b_in, const char* name, ScalarType compute, ScalarType out_t, F f) {
   detail::check_defined(a_in, name);
   detail::check_defined(b_in, name);
-  Tensor a = cast_to(a_in, compute), b = cast_to(b_in, compute);
+  Tensor a_tmp, b_tmp;
+  const Tensor& a = cast_ref(a_in, compute, a_tmp);
+  const Tensor& b = cast_ref(b_in, compute, b_tmp);
   Shape shape = a.sizes() == b.sizes() ? Shape(a.sizes()) : broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor out = make_tensor(shape, out_t);
   dispatch_dtype(compute, [&](auto tag) {
@@ -53,7 +62,8 @@ Tensor elementwise(const Tensor& a_in, const Tensor& b_in, const char* name, Sca
 
 // out = f(a) computed and stored in `dt`.
 template <class F> Tensor map(const Tensor& a_in, ScalarType dt, F f) {
-  Tensor a = cast_to(a_in, dt);
+  Tensor tmp;
+  const Tensor& a = cast_ref(a_in, dt, tmp);
   Tensor out = make_tensor(a.sizes(), dt);
   dispatch_dtype(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -66,7 +76,8 @@ template <class F> Tensor map(const Tensor& a_in, ScalarType dt, F f) {
 template <class F> Tensor map_floating(const Tensor& a, const char* name, F f) {
   detail::check_defined(a, name);
   ScalarType dt = is_floating(a.dtype()) ? a.dtype() : kFloat;
-  Tensor ac = cast_to(a, dt);
+  Tensor tmp;
+  const Tensor& ac = cast_ref(a, dt, tmp);
   Tensor out = make_tensor(ac.sizes(), dt);
   dispatch_floating(dt, name, [&](auto tag) {
     using T = typename decltype(tag)::type;
