@@ -1,0 +1,63 @@
+// dimgrad CLI — the data sets the tool trains on: loaded whole into memory by
+// dg::data's readers, limited, normalised once, and described (shape, class
+// names, normalisation) so that a saved model carries what it needs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "dimgrad/tensor.hpp"
+
+namespace dgcli {
+
+struct DataInfo {
+  std::string name;                     // "fashion-mnist", "csv:path"
+  std::vector<int64_t> example_shape;   // [C, H, W] for images, [F] for tables
+  std::vector<std::string> class_names;
+  // Normalisation applied to inputs: x = (raw·scale − mean[c]) / std[c], per channel
+  // (images, scale 1/255) or per feature (tables, scale 1).
+  double scale = 1.0 / 255.0;
+  std::vector<double> mean, std;
+
+  bool is_image() const { return example_shape.size() == 3; }
+  int64_t num_classes() const { return int64_t(class_names.size()); }
+  json to_json() const;
+  static DataInfo from_json(const json& j);
+};
+
+struct Dataset {
+  DataInfo info;
+  dg::Tensor train_x, train_y;  // float32 [N, ...example_shape] normalised, int64 [N]
+  dg::Tensor test_x, test_y;
+  // csv data without a test file: the test set was held out of the training file.
+  bool test_held_out = false;
+};
+
+struct DataRequest {
+  std::string name = "fashion-mnist";
+  std::string dir;        // "" = default folder of the data set
+  int64_t limit_train = 0;
+  int64_t limit_test = 0;
+  // Normalisation to use instead of computing it from the training images
+  // (evaluation of a trained model uses the statistics it was trained with).
+  std::optional<std::pair<std::vector<double>, std::vector<double>>> mean_std;
+  bool need_train = true;
+};
+
+// The default folder of a named data set (e.g. /usr/share/datasets/fashion-mnist).
+std::string default_data_dir(const std::string& name);
+// Shape and class names known without reading files (presets); nullopt for csv.
+std::optional<DataInfo> builtin_data_info(const std::string& name);
+// Loads, checks, limits and normalises. Throws dg::Error / dg::IOError naming the file.
+Dataset load_dataset(const DataRequest& req);
+// Normalises inputs with info's statistics: raw values (pixels 0..255, features),
+// or values already multiplied by info.scale (pixels in [0, 1]) when `scaled`.
+dg::Tensor normalize_inputs(const DataInfo& info, const dg::Tensor& raw, bool scaled = false);
+
+// Display pixels (uint8, H×W×C with C 1 or 3) of one normalised example.
+std::vector<uint8_t> display_pixels(const DataInfo& info, const dg::Tensor& example);
+
+}  // namespace dgcli
