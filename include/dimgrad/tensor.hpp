@@ -239,7 +239,7 @@ class Tensor {
   bool is_floating_point() const { return is_floating(dtype()); }
   size_t element_size() const { return dg::element_size(dtype()); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * element_size(); }
-  std::string toString() const;
+  std::string toString() const;  // "CPUFloatType", as LibTorch (values: operator<<)
 
   template <class T> T* data_ptr() const;
   template <class T> T item() const;
@@ -415,6 +415,8 @@ Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions o = {});  // copie
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::ostream& operator<<(std::ostream& os, IntArrayRef s);
+// As LibTorch: a float prints as a double, an integer as int64, a bool as true/false.
+std::ostream& operator<<(std::ostream& os, const Scalar& s);
 
 // ------------------------------------------------------------ random numbers
 // One process-wide generator (mt19937_64): manual_seed(s) makes every later

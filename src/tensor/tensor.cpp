@@ -435,10 +435,13 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   return os;
 }
 
-std::string Tensor::toString() const {
-  std::ostringstream s;
-  s << *this;
-  return s.str();
+std::ostream& operator<<(std::ostream& os, const Scalar& s) {
+  if (s.is_floating_point()) return os << s.to_double();
+  if (s.is_boolean()) return os << (s.to<bool>() ? "true" : "false");
+  return os << s.to_long();
 }
+
+// As LibTorch: the type's name ("CPUFloatType"), not the values (use operator<<).
+std::string Tensor::toString() const { return defined() ? type_label(dtype()) : "UndefinedType"; }
 
 }  // namespace dg

@@ -92,6 +92,9 @@ void reductions(std::ostream& out) {
   auto [mv, mi] = T::min(a, 0, true);
   out << mv << "\n" << mi << "\n";
   out << a.sum().item<float>() << " " << a.mean().item<double>() << "\n";
+  // item() without a type gives a Scalar that prints as its kind of number.
+  out << a.sum().item() << " " << a.argmax().item() << " " << a.gt(8).any().item() << " " << a.gt(9).any().item()
+      << "\n";
 }
 
 void shapes(std::ostream& out) {
