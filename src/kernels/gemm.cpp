@@ -1,13 +1,83 @@
 // GEMM: float32 through oneDNN's sgemm (fastest measured on this CPU; see
 // docs/gemm-backends.md), float64 through OpenBLAS's dgemm (oneDNN has none;
 // float64 is for gradcheck, where speed matters little).
+//
+// Threads: oneDNN here runs on OpenMP, the same pool as our loops, and runs
+// single-threaded when called inside a parallel region. OpenBLAS (pthreads) has
+// a pool of its own, so dgemm is never called from inside an OpenMP region: there
+// a plain loop does the (small, gradcheck-sized) product instead.
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
+
+#include <vector>
 
 #include "kernels/kernels.hpp"
 #include "tensor/internal.hpp"
 
 namespace dg::kernels {
+
+namespace {
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)));
+}
+
+// A long K with a small output — the weight gradient of a convolution,
+// dW[64×288] = dY[64×12544] · colsᵀ — leaves oneDNN too little output to share
+// between threads (126 GFLOP/s on 2 threads against 83 on one, measured). Such
+// products are split along K instead: each thread multiplies its slice of K
+// into its own M×N buffer, and the partial products are added in thread order
+// (the same result for the same thread count).
+// Below this many multiply-adds (≈ 5 µs of work) a product runs on one thread.
+constexpr int64_t kSerialGemmMacs = int64_t(1) << 18;
+
+bool split_along_k(int64_t M, int64_t N, int64_t K) {
+  return K >= 4096 && K >= 16 * std::max(M, N) && M * N <= (int64_t(1) << 18) && use_threads(M * N * K);
+}
+
+void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int max_threads = omp_get_max_threads();
+  std::vector<float> part(static_cast<size_t>(max_threads - 1) * static_cast<size_t>(M * N));
+  int used = 1;
+  bool failed = false;
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    if (t == 0) used = n;
+    // Slices of K rounded to 64 so each starts on a cache-line boundary of A and B.
+    const int64_t step = ((K + n - 1) / n + 63) / 64 * 64;
+    const int64_t k0 = std::min(K, t * step), k1 = std::min(K, k0 + step);
+    // Column k0 of op(A)[M×K], row k0 of op(B)[K×N], in their stored layouts.
+    const float* a = ta ? A + k0 * lda : A + k0;
+    const float* b = tb ? B + k0 : B + k0 * ldb;
+    float* c = t == 0 ? C : part.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(M * N);
+    const int64_t ld = t == 0 ? ldc : N;
+    try {
+      if (k1 > k0) {
+        sgemm(ta, tb, M, N, k1 - k0, alpha, a, lda, b, ldb, t == 0 ? beta : 0.f, c, ld);
+      } else if (t != 0) {
+        std::fill(c, c + M * N, 0.f);
+      }
+    } catch (...) {
+#pragma omp atomic write
+      failed = true;
+    }
+  }
+  if (failed) throw Error("oneDNN sgemm failed in a K-split product");
+  for (int t = 1; t < used; ++t) {
+    const float* p = part.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(M * N);
+    for (int64_t i = 0; i < M; ++i) {
+      float* c = C + i * ldc;
+      const float* q = p + i * N;
+      simd_for(0, N, [=](int64_t j) { c[j] += q[j]; });
+    }
+  }
+}
+
+}  // namespace
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -17,9 +87,42 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)));
+  if (split_along_k(M, N, K)) {
+    sgemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else if (M * N * K < kSerialGemmMacs && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+    // Small products: waking the second thread costs more than it saves
+    // (64×100×10: 3.4 µs on one thread, 5.6 µs on two, measured).
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    try {
+      sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } catch (...) {
+      omp_set_num_threads(saved);
+      throw;
+    }
+    omp_set_num_threads(saved);
+  } else {
+    sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
 }
+
+template <class T>
+void gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                    int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
+    // Row i of C accumulates op(A)[i, k] · row k of op(B), for k in order.
+    for (int64_t k = 0; k < K; ++k) {
+      const T a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
+      for (int64_t j = 0; j < N; ++j) c[j] += a * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+    }
+  }
+}
+template void gemm_reference<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                                    int64_t, float, float*, int64_t);
+template void gemm_reference<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                     const double*, int64_t, double, double*, int64_t);
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
@@ -27,6 +130,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[i * ldc + j];
+    return;
+  }
+  if (omp_in_parallel()) {
+    gemm_reference(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),

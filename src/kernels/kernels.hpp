@@ -12,6 +12,14 @@
 #include "dimgrad/tensor.hpp"
 #include "kernels/simd.hpp"
 
+// OpenMP directives through a macro, so that this header also compiles cleanly
+// where OpenMP is off (a test that includes it): its loops then run on one thread.
+#ifdef _OPENMP
+#define DG_OMP(directive) _Pragma(#directive)
+#else
+#define DG_OMP(directive)
+#endif
+
 namespace dg::kernels {
 
 // Elements below which a loop stays on one thread (thread start-up costs more).
@@ -28,7 +36,7 @@ template <class F> void parallel_range(int64_t n, const F& f) {
     if (n > 0) f(int64_t(0), n);
     return;
   }
-#pragma omp parallel
+  DG_OMP(omp parallel)
   {
     const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
     // Chunks rounded to 16 elements keep each thread's stores on its own cache lines.
@@ -106,7 +114,7 @@ void run_plan(const LoopPlan<N>& p, const std::array<char*, N>& base, F&& inner,
       inner(ptrs.data(), inner_strides, n_inner);
       return;
     }
-#pragma omp parallel
+  DG_OMP(omp parallel)
     {
       int nt = omp_get_num_threads(), tid = omp_get_thread_num();
       int64_t chunk = (n_inner + nt - 1) / nt;
@@ -128,7 +136,7 @@ void run_plan(const LoopPlan<N>& p, const std::array<char*, N>& base, F&& inner,
     }
   };
   if (par) {
-#pragma omp parallel for schedule(static)
+  DG_OMP(omp parallel for schedule(static))
     for (int64_t o = 0; o < n_outer; ++o) {
       std::array<char*, N> ptrs;
       offsets_of(o, ptrs);
@@ -320,6 +328,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+// The same product by three plain loops (row i of C accumulates op(A)[i,k] · row k
+// of op(B)): the readable definition, and float64's path inside a parallel region.
+template <class T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                    const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 // out[M×N] = a[M×K] · b[K×N] (+ beta·out) for 2-d tensors of one floating dtype;
 // a transposed view is passed to GEMM as a transpose flag, not copied.
 void mm_into(const Tensor& out, const Tensor& a, const Tensor& b, double beta = 0.0);

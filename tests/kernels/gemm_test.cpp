@@ -1,0 +1,98 @@
+// kernels::gemm against a float64 triple loop: every transpose combination, leading
+// dimensions larger than the matrix (sub-matrices), alpha and beta, the K-split
+// path for long-K products on two threads, and the plain-loop reference (float64's
+// path inside an OpenMP region, where OpenBLAS must not be called).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "dimgrad/tensor.hpp"
+#include "kernels/kernels.hpp"
+
+namespace dg::kernels {
+namespace {
+
+struct Case {
+  bool ta, tb;
+  int64_t M, N, K;
+};
+
+// C = alpha·op(A)·op(B) + beta·C0 with lda/ldb/ldc padded by 3, checked against float64.
+template <class T> void check(const Case& c, double alpha, double beta, int threads, double tol, bool reference = false) {
+  std::mt19937 rng(static_cast<unsigned>(c.M * 131 + c.N * 17 + c.K));
+  std::uniform_real_distribution<double> u(-1, 1);
+  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+  const int64_t lda = a_cols + 3, ldb = b_cols + 3, ldc = c.N + 3;
+  std::vector<T> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(b_rows * ldb)),
+      C(static_cast<size_t>(c.M * ldc));
+  for (auto& x : A) x = static_cast<T>(u(rng));
+  for (auto& x : B) x = static_cast<T>(u(rng));
+  for (auto& x : C) x = static_cast<T>(u(rng));
+  const std::vector<T> C0 = C;
+  const int saved = get_num_threads();
+  set_num_threads(threads);
+  if (reference)
+    gemm_reference<T>(c.ta, c.tb, c.M, c.N, c.K, static_cast<T>(alpha), A.data(), lda, B.data(), ldb,
+                      static_cast<T>(beta), C.data(), ldc);
+  else
+    gemm(c.ta, c.tb, c.M, c.N, c.K, static_cast<T>(alpha), A.data(), lda, B.data(), ldb, static_cast<T>(beta), C.data(),
+         ldc);
+  set_num_threads(saved);
+  for (int64_t i = 0; i < c.M; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      if (j >= c.N) {  // the padding of C is never written
+        ASSERT_EQ(C[at], C0[at]) << "wrote outside C at row " << i << " column " << j;
+        continue;
+      }
+      double ref = 0, mag = 0;
+      for (int64_t k = 0; k < c.K; ++k) {
+        const double a = c.ta ? A[static_cast<size_t>(k * lda + i)] : A[static_cast<size_t>(i * lda + k)];
+        const double b = c.tb ? B[static_cast<size_t>(j * ldb + k)] : B[static_cast<size_t>(k * ldb + j)];
+        ref += a * b;
+        mag += std::fabs(a * b);
+      }
+      ref = alpha * ref + beta * static_cast<double>(C0[at]);
+      ASSERT_NEAR(C[at], ref, tol * (std::fabs(alpha) * mag + std::fabs(beta) + 1))
+          << "C[" << i << "," << j << "] ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K
+          << " threads=" << threads;
+    }
+  }
+}
+
+TEST(Gemm, Float32AllTransposesAgainstFloat64) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (Case c : {Case{ta, tb, 7, 5, 3}, Case{ta, tb, 64, 33, 100}, Case{ta, tb, 1, 17, 9}})
+        for (int threads : {1, 2}) {
+          check<float>(c, 1.0, 0.0, threads, 1e-6);
+          check<float>(c, -0.5, 0.75, threads, 1e-6);
+        }
+}
+
+// K ≥ 4096 and ≥ 16·max(M, N) with a small output: the K-split path on 2 threads.
+TEST(Gemm, Float32LongKSplitAmongThreads) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int threads : {1, 2}) {
+        check<float>({ta, tb, 8, 20, 8000}, 1.0, 0.0, threads, 1e-6);
+        check<float>({ta, tb, 8, 20, 8000}, 0.5, -1.0, threads, 1e-6);
+        check<float>({ta, tb, 3, 5, 4099}, 2.0, 1.0, threads, 1e-6);  // K not a multiple of the slice
+      }
+}
+
+TEST(Gemm, Float64AndTheReferenceLoops) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool reference : {false, true}) {
+        check<double>({ta, tb, 9, 7, 11}, 1.0, 0.0, 2, 1e-13, reference);
+        check<double>({ta, tb, 9, 7, 11}, -2.0, 0.5, 2, 1e-13, reference);
+        check<float>({ta, tb, 9, 7, 11}, -2.0, 0.5, 1, 1e-6, reference);
+      }
+}
+
+}  // namespace
+}  // namespace dg::kernels
