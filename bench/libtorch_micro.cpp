@@ -1,0 +1,182 @@
+// The cases of bench/micro_ops.cpp and bench/micro_gemm.cpp in LibTorch (Debian
+// libtorch-dev), line for line, so that docs/performance.md can put the two side
+// by side. Built only when find_package(Torch) succeeds.
+//
+// Threads: at::set_num_threads sets LibTorch's OpenMP pool; its GEMM goes to
+// OpenBLAS, which has its own pool, so that is set too (openblas_set_num_threads,
+// looked up at run time). OPENBLAS_CORETYPE in the environment picks OpenBLAS's kernels.
+#include <benchmark/benchmark.h>
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+namespace {
+
+void set_threads(int n) {
+  at::set_num_threads(n);
+  using SetFn = void (*)(int);
+  if (auto f = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
+// ------------------------------------------------------------ per-op overhead
+constexpr int kChain = 1000;
+
+torch::Tensor chain(torch::Tensor x, const torch::Tensor& c, const torch::Tensor& d) {
+  for (int i = 0; i < kChain; ++i) {
+    switch (i % 3) {
+      case 0: x = x + d; break;
+      case 1: x = x * c; break;
+      default: x = torch::relu(x); break;
+    }
+  }
+  return x;
+}
+
+void set_per_op(benchmark::State& st) {
+  st.counters["per_op"] =
+      benchmark::Counter(double(kChain), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BM_ChainForwardNoGrad(benchmark::State& st) {
+  set_threads(1);
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::rand({4}), c = torch::full({4}, 0.999), d = torch::full({4}, 0.001);
+  for (auto _ : st) benchmark::DoNotOptimize(chain(x, c, d).data_ptr());
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardNoGrad);
+
+void BM_ChainForwardGraph(benchmark::State& st) {
+  set_threads(1);
+  torch::Tensor x = torch::rand({4}).requires_grad_(), c = torch::full({4}, 0.999), d = torch::full({4}, 0.001);
+  for (auto _ : st) benchmark::DoNotOptimize(chain(x, c, d).data_ptr());
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardGraph);
+
+void BM_ChainForwardBackward(benchmark::State& st) {
+  set_threads(1);
+  torch::Tensor x = torch::rand({4}).requires_grad_(), c = torch::full({4}, 0.999), d = torch::full({4}, 0.001);
+  torch::Tensor g = torch::ones({4});
+  for (auto _ : st) {
+    torch::Tensor y = chain(x, c, d);
+    y.backward(g);
+    x.grad().zero_();
+  }
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardBackward);
+
+// ---------------------------------------------------------------------- GEMM
+struct GemmShape {
+  bool ta, tb;
+  int64_t M, N, K;
+};
+const GemmShape kShapes[] = {
+    {false, true, 128, 512, 784},  {false, false, 128, 784, 512}, {true, false, 512, 784, 128},
+    {false, false, 1024, 1024, 1024}, {false, false, 32, 50176, 9}, {false, false, 64, 12544, 288},
+    {false, true, 64, 288, 12544},    {false, true, 64, 100, 784},   {false, true, 64, 10, 100},
+};
+const char* kShapeNames[] = {"mlp_fwd_128x784x512", "mlp_dX_128x512x784", "mlp_dW_512x128x784", "square_1024",
+                             "conv1_32x9x50176",    "conv2_64x288x12544", "conv2_dW_64x12544x288",
+                             "w3_fc1_64x784x100",   "w3_fc2_64x100x10"};
+
+void BM_TorchMm(benchmark::State& st) {
+  const GemmShape& s = kShapes[st.range(0)];
+  const int threads = static_cast<int>(st.range(1));
+  set_threads(threads);
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = s.ta ? torch::randn({s.K, s.M}).t() : torch::randn({s.M, s.K});
+  torch::Tensor b = s.tb ? torch::randn({s.N, s.K}).t() : torch::randn({s.K, s.N});
+  for (auto _ : st) benchmark::DoNotOptimize(torch::mm(a, b).data_ptr());
+  const double flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
+  const char* e = std::getenv("DG_PEAK_GFLOPS_PER_CORE");
+  const double peak = (e ? std::atof(e) : 273.0) * threads;
+  st.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["pct_peak"] = benchmark::Counter(flops * 1e-9 / peak * 100, benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(kShapeNames[st.range(0)]);
+}
+BENCHMARK(BM_TorchMm)->ArgNames({"shape", "threads"})->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1, 2}})->UseRealTime()->MinTime(0.3);
+
+// ------------------------------------------------------- elementwise, 1M floats
+constexpr int64_t kN = 1 << 20;
+
+template <class F> void elementwise(benchmark::State& st, int inputs, F f) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({kN}), b = torch::rand({kN}) + 0.5;
+  for (auto _ : st) benchmark::DoNotOptimize(f(a, b).data_ptr());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * (inputs + 1));
+}
+
+void BM_Add(benchmark::State& st) { elementwise(st, 2, [](auto& a, auto& b) { return a + b; }); }
+void BM_Mul(benchmark::State& st) { elementwise(st, 2, [](auto& a, auto& b) { return a * b; }); }
+void BM_AddScalar(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return a + 1.0; }); }
+void BM_Relu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return torch::relu(a); }); }
+void BM_Exp(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return torch::exp(a); }); }
+void BM_Log(benchmark::State& st) { elementwise(st, 1, [](auto&, auto& b) { return torch::log(b); }); }
+void BM_Tanh(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return torch::tanh(a); }); }
+void BM_Sigmoid(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return torch::sigmoid(a); }); }
+void BM_AddRowBroadcast(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({1024, 1024}), b = torch::randn({1024});
+  for (auto _ : st) benchmark::DoNotOptimize((a + b).data_ptr());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * 2);
+}
+void BM_AddInplace(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({kN}), b = torch::randn({kN});
+  for (auto _ : st) a.add_(b, 1e-6);
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * 3);
+}
+
+#define DG_ELEMENTWISE(fn) BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()
+DG_ELEMENTWISE(BM_Add);
+DG_ELEMENTWISE(BM_Mul);
+DG_ELEMENTWISE(BM_AddScalar);
+DG_ELEMENTWISE(BM_Relu);
+DG_ELEMENTWISE(BM_Exp);
+DG_ELEMENTWISE(BM_Log);
+DG_ELEMENTWISE(BM_Tanh);
+DG_ELEMENTWISE(BM_Sigmoid);
+DG_ELEMENTWISE(BM_AddRowBroadcast);
+DG_ELEMENTWISE(BM_AddInplace);
+
+// ------------------------------------------------------------------ reductions
+void BM_SumBatchDim(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({128, 512});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum({0}).data_ptr());
+  st.SetItemsProcessed(st.iterations() * a.numel());
+  st.SetBytesProcessed(st.iterations() * a.numel() * 4);
+}
+void BM_SumRows(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({128, 512});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum({1}).data_ptr());
+  st.SetItemsProcessed(st.iterations() * a.numel());
+  st.SetBytesProcessed(st.iterations() * a.numel() * 4);
+}
+void BM_SumAll1M(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = torch::randn({kN});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum().data_ptr());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4);
+}
+DG_ELEMENTWISE(BM_SumBatchDim);
+DG_ELEMENTWISE(BM_SumRows);
+DG_ELEMENTWISE(BM_SumAll1M);
+
+}  // namespace
+
+BENCHMARK_MAIN();

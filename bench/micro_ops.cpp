@@ -1,0 +1,217 @@
+// Per-op overhead and memory-bound kernels of dimgrad (bench/libtorch_micro.cpp
+// runs the same cases in LibTorch; docs/performance.md compares them).
+//
+//  - Chain: 1,000 ops on a [4]-element tensor (add, mul, relu in turn): forward
+//    without a graph, forward recording the graph, forward + backward. The
+//    "per_op" counter is the time of the chain divided by 1,000.
+//  - Elementwise throughput on 1M floats, 1 and 2 threads.
+//  - Reductions: the bias gradient (sum over the batch dim of 128×512), row sums.
+//  - The same loops with the instruction set forced (0 baseline SSE2, 1 AVX2,
+//    2 AVX-512), and the vectorizable exp/tanh/sigmoid of kernels/vec_math.hpp.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+
+#include "dimgrad/autograd.hpp"
+#include "dimgrad/ops.hpp"
+#include "dimgrad/tensor.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/simd.hpp"
+#include "kernels/vec_math.hpp"
+
+namespace {
+
+constexpr int kChain = 1000;
+
+dg::Tensor chain(dg::Tensor x, const dg::Tensor& c, const dg::Tensor& d) {
+  for (int i = 0; i < kChain; ++i) {
+    switch (i % 3) {
+      case 0: x = x + d; break;
+      case 1: x = x * c; break;
+      default: x = dg::relu(x); break;
+    }
+  }
+  return x;
+}
+
+void set_per_op(benchmark::State& st) {
+  // Seconds per op: the inverse of ops per second (printed with an SI prefix, e.g. "142n" = 142 ns).
+  st.counters["per_op"] =
+      benchmark::Counter(double(kChain), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BM_ChainForwardNoGrad(benchmark::State& st) {
+  dg::set_num_threads(1);
+  dg::NoGradGuard no_grad;
+  dg::Tensor x = dg::rand({4}), c = dg::full({4}, 0.999), d = dg::full({4}, 0.001);
+  for (auto _ : st) benchmark::DoNotOptimize(chain(x, c, d).raw_data());
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardNoGrad);
+
+void BM_ChainForwardGraph(benchmark::State& st) {
+  dg::set_num_threads(1);
+  dg::Tensor x = dg::rand({4}).requires_grad_(), c = dg::full({4}, 0.999), d = dg::full({4}, 0.001);
+  for (auto _ : st) benchmark::DoNotOptimize(chain(x, c, d).raw_data());
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardGraph);
+
+void BM_ChainForwardBackward(benchmark::State& st) {
+  dg::set_num_threads(1);
+  dg::Tensor x = dg::rand({4}).requires_grad_(), c = dg::full({4}, 0.999), d = dg::full({4}, 0.001);
+  dg::Tensor g = dg::ones({4});
+  for (auto _ : st) {
+    dg::Tensor y = chain(x, c, d);
+    y.backward(g);
+    x.grad().zero_();
+  }
+  set_per_op(st);
+}
+BENCHMARK(BM_ChainForwardBackward);
+
+// ------------------------------------------------------- elementwise, 1M floats
+constexpr int64_t kN = 1 << 20;
+
+template <class F> void elementwise(benchmark::State& st, int inputs, F f) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN}), b = dg::rand({kN}) + 0.5;
+  for (auto _ : st) benchmark::DoNotOptimize(f(a, b).raw_data());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * (inputs + 1));
+}
+
+void BM_Add(benchmark::State& st) { elementwise(st, 2, [](auto& a, auto& b) { return a + b; }); }
+void BM_Mul(benchmark::State& st) { elementwise(st, 2, [](auto& a, auto& b) { return a * b; }); }
+void BM_AddScalar(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return a + 1.0; }); }
+void BM_Relu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return dg::relu(a); }); }
+void BM_Exp(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return dg::exp(a); }); }
+void BM_Log(benchmark::State& st) { elementwise(st, 1, [](auto&, auto& b) { return dg::log(b); }); }
+void BM_Tanh(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return dg::tanh(a); }); }
+void BM_Sigmoid(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return dg::sigmoid(a); }); }
+// Bias add: [1024×1024] + [1024] (the second operand broadcast along rows).
+void BM_AddRowBroadcast(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({1024, 1024}), b = dg::randn({1024});
+  for (auto _ : st) benchmark::DoNotOptimize((a + b).raw_data());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * 2);
+}
+// In-place accumulation (what the engine and optimizers do): a += b.
+void BM_AddInplace(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN}), b = dg::randn({kN});
+  for (auto _ : st) a.add_(b, 1e-6);
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4 * 3);
+}
+
+#define DG_ELEMENTWISE(fn) BENCHMARK(fn)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()
+DG_ELEMENTWISE(BM_Add);
+DG_ELEMENTWISE(BM_Mul);
+DG_ELEMENTWISE(BM_AddScalar);
+DG_ELEMENTWISE(BM_Relu);
+DG_ELEMENTWISE(BM_Exp);
+DG_ELEMENTWISE(BM_Log);
+DG_ELEMENTWISE(BM_Tanh);
+DG_ELEMENTWISE(BM_Sigmoid);
+DG_ELEMENTWISE(BM_AddRowBroadcast);
+DG_ELEMENTWISE(BM_AddInplace);
+
+// ------------------------------------------------------------------ reductions
+// db[512] = Σ_n dY[128×512]: the bias gradient of a Linear layer.
+void BM_SumBatchDim(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({128, 512});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum({0}).raw_data());
+  st.SetItemsProcessed(st.iterations() * a.numel());
+  st.SetBytesProcessed(st.iterations() * a.numel() * 4);
+}
+void BM_SumRows(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({128, 512});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum({1}).raw_data());
+  st.SetItemsProcessed(st.iterations() * a.numel());
+  st.SetBytesProcessed(st.iterations() * a.numel() * 4);
+}
+void BM_SumAll1M(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN});
+  for (auto _ : st) benchmark::DoNotOptimize(a.sum().raw_data());
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * 4);
+}
+DG_ELEMENTWISE(BM_SumBatchDim);
+DG_ELEMENTWISE(BM_SumRows);
+DG_ELEMENTWISE(BM_SumAll1M);
+
+// ------------------------------------------------- instruction set comparison
+// One thread, 1M floats; the ISA is forced with kernels::set_isa (clamped to the CPU's).
+template <class F> void with_isa(benchmark::State& st, int64_t bytes_per_item, F f) {
+  dg::set_num_threads(1);
+  const auto saved = dg::kernels::active_isa();
+  const auto isa = dg::kernels::set_isa(static_cast<dg::kernels::Isa>(st.range(0)));
+  st.SetLabel(dg::kernels::isa_name(isa));
+  for (auto _ : st) f();
+  st.SetItemsProcessed(st.iterations() * kN);
+  st.SetBytesProcessed(st.iterations() * kN * bytes_per_item);
+  dg::kernels::set_isa(saved);
+}
+
+void BM_IsaAdd(benchmark::State& st) {
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN}), b = dg::randn({kN});
+  with_isa(st, 12, [&] { benchmark::DoNotOptimize((a + b).raw_data()); });
+}
+void BM_IsaRelu(benchmark::State& st) {
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN});
+  with_isa(st, 8, [&] { benchmark::DoNotOptimize(dg::relu(a).raw_data()); });
+}
+void BM_IsaSumBatchDim(benchmark::State& st) {
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN / 512, 512});
+  with_isa(st, 4, [&] { benchmark::DoNotOptimize(a.sum({0}).raw_data()); });
+}
+void BM_IsaSumAll(benchmark::State& st) {
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN});
+  with_isa(st, 4, [&] { benchmark::DoNotOptimize(a.sum().raw_data()); });
+}
+// y = f(x) over 1M floats through simd_for: the fast float32 functions, and glibc's for comparison.
+template <class F> void math_loop(benchmark::State& st, F f) {
+  dg::NoGradGuard no_grad;
+  dg::Tensor x = dg::randn({kN}), y = dg::empty({kN});
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  with_isa(st, 8, [&] {
+    dg::kernels::simd_for(0, kN, [=](int64_t i) { yp[i] = f(xp[i]); });
+    benchmark::DoNotOptimize(yp);
+  });
+}
+void BM_IsaFastExp(benchmark::State& st) { math_loop(st, [](float v) { return dg::kernels::fast_exp(v); }); }
+void BM_IsaFastTanh(benchmark::State& st) { math_loop(st, [](float v) { return dg::kernels::fast_tanh(v); }); }
+void BM_IsaFastSigmoid(benchmark::State& st) { math_loop(st, [](float v) { return dg::kernels::fast_sigmoid(v); }); }
+void BM_IsaStdExp(benchmark::State& st) { math_loop(st, [](float v) { return std::exp(v); }); }
+void BM_IsaStdTanh(benchmark::State& st) { math_loop(st, [](float v) { return std::tanh(v); }); }
+
+#define DG_ISA(fn) BENCHMARK(fn)->ArgName("isa")->Arg(0)->Arg(1)->Arg(2)->UseRealTime()
+DG_ISA(BM_IsaAdd);
+DG_ISA(BM_IsaRelu);
+DG_ISA(BM_IsaSumBatchDim);
+DG_ISA(BM_IsaSumAll);
+DG_ISA(BM_IsaFastExp);
+DG_ISA(BM_IsaFastTanh);
+DG_ISA(BM_IsaFastSigmoid);
+DG_ISA(BM_IsaStdExp);
+DG_ISA(BM_IsaStdTanh);
+
+}  // namespace
+
+BENCHMARK_MAIN();
