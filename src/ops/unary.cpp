@@ -146,7 +146,8 @@ Tensor relu(const Tensor& a) {
   if (a.dtype() == kBool) throw DTypeError("relu: not defined for bool tensors");
   Tensor out = dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return map(a, a.dtype(), [](T x) { return x > T(0) ? x : T(0); });
+    // !(x <= 0) rather than x > 0: NaN stays NaN, as LibTorch's relu.
+    return map(a, a.dtype(), [](T x) { return !(x <= T(0)) ? x : T(0); });
   });
   record<ReluBackward>(out, {&a}, {}, [&](ReluBackward& n) { n.y = n.save(out); });
   return out;
