@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dimgrad/nn/loss.hpp"
+#include "ops/nn_simd.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -28,8 +29,6 @@ Red to_red(const nn::reduction_t& r) {
   if (std::holds_alternative<enumtype::kSum>(r)) return Red::Sum;
   return Red::Mean;
 }
-
-bool parallel_rows(int64_t rows, int64_t C) { return rows * C >= kernels::kParallelGrain && omp_get_max_threads() > 1; }
 
 // Logits [N, C, d...] seen as `outer` samples × C classes × S positions: element
 // (o, c, s) lives at (o·C + c)·S + s, and a "row" is one (o, s) pair.
@@ -49,10 +48,12 @@ ClassGeo class_geometry(const Tensor& input, const char* op) {
     throw ShapeError(std::string(op) + ": expected scores [N, C] (or [C]), got a 0-d tensor");
   if (input.dim() == 1) {
     g.C = input.size(0);
+    if (g.C == 0) throw ShapeError(std::string(op) + ": the input has no classes (shape [0])");
     return g;
   }
   g.outer = input.size(0);
   g.C = input.size(1);
+  if (g.C == 0) throw ShapeError(std::string(op) + ": the input " + shape_str(input.sizes()) + " has no classes (dim 1 is 0)");
   g.target_shape.push_back(g.outer);
   for (int64_t d = 2; d < input.dim(); ++d) {
     g.S *= input.size(d);
@@ -142,6 +143,36 @@ struct CrossEntropyBackward : Node {
     target.reset();
     weight.reset();
   }
+  // dS for row i (the class entries at b + c·S).
+  template <class T> void backward_row(int64_t i, const T* pp, const T* pg, const T* pw, T* pd, double Wsum) const {
+    const int64_t C = g.C, S = g.S, b = g.base(i);
+    const double gi = static_cast<double>(pg[per_row ? i : 0]);
+    if (!probs) {
+      // dS[i, :] = gᵢ·(P·Σ_c Q − Q),  Q = α at the target plus β·w everywhere, Σ_c Q = α + β·Σw
+      const double a = alpha[i] * gi, bt = beta[i] * gi;
+      const T sq = static_cast<T>(a + bt * Wsum), btT = static_cast<T>(bt);
+      const int64_t t = target.data_ptr<int64_t>()[i];
+      if (S == 1) {
+        const T* p = pp + b;
+        T* d = pd + b;
+        if (pw) for (int64_t c = 0; c < C; ++c) d[c] = p[c] * sq - btT * pw[c];
+        else for (int64_t c = 0; c < C; ++c) d[c] = p[c] * sq - btT;
+      } else {
+        for (int64_t c = 0; c < C; ++c) pd[b + c * S] = pp[b + c * S] * sq - btT * (pw ? pw[c] : T(1));
+      }
+      if (t >= 0 && t < C) pd[b + t * S] = static_cast<T>(pd[b + t * S] - a);
+      return;
+    }
+    // probabilities: Q_ic = w_c·((1 − ε)·y_ic + ε/C)·scale
+    const T* py = target.data_ptr<T>();
+    auto q = [&](int64_t c) {
+      return (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - smoothing) * py[b + c * S] + smoothing / C);
+    };
+    double sq = 0;
+    for (int64_t c = 0; c < C; ++c) sq += q(c);
+    const double k = gi * prob_scale;
+    for (int64_t c = 0; c < C; ++c) pd[b + c * S] = static_cast<T>(k * (static_cast<double>(pp[b + c * S]) * sq - q(c)));
+  }
   TensorList apply(TensorList&& grads) override {
     Tensor gy = kernels::as_contiguous(grads[0]);  // [] or, for kNone, [rows]
     Tensor dS = make_tensor(P.sizes(), P.dtype());
@@ -151,53 +182,45 @@ struct CrossEntropyBackward : Node {
       const T* pg = gy.data_ptr<T>();
       const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
       T* pd = dS.data_ptr<T>();
-      const int64_t C = g.C, S = g.S;
+      const int64_t C = g.C;
       double Wsum = 0;  // Σ_c w_c
       for (int64_t c = 0; c < C; ++c) Wsum += pw ? static_cast<double>(pw[c]) : 1.0;
-#pragma omp parallel for schedule(static) if (parallel_rows(g.rows(), C))
-      for (int64_t i = 0; i < g.rows(); ++i) {
-        const int64_t b = g.base(i);
-        const double gi = static_cast<double>(pg[per_row ? i : 0]);
-        if (!probs) {
-          // dS[i, :] = gᵢ·(P·Σ_c Q − Q), Σ_c Q = α + β·Σw, Q = α at the target plus β·w everywhere
-          const double a = alpha[i] * gi, bt = beta[i] * gi, sq = a + bt * Wsum;
-          const int64_t t = target.data_ptr<int64_t>()[i];
-          for (int64_t c = 0; c < C; ++c) {
-            const double q = bt * (pw ? static_cast<double>(pw[c]) : 1.0) + (c == t ? a : 0.0);
-            pd[b + c * S] = static_cast<T>(static_cast<double>(pp[b + c * S]) * sq - q);
-          }
-        } else {
-          const T* py = target.data_ptr<T>();
-          double sq = 0;
-          for (int64_t c = 0; c < C; ++c)
-            sq += (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - smoothing) * py[b + c * S] + smoothing / C);
-          const double k = gi * prob_scale;
-          for (int64_t c = 0; c < C; ++c) {
-            const double q = (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - smoothing) * py[b + c * S] + smoothing / C);
-            pd[b + c * S] = static_cast<T>(k * (static_cast<double>(pp[b + c * S]) * sq - q));
-          }
-        }
-      }
+      parallel_chunks(g.rows(), g.rows() * C, [&](int64_t lo, int64_t hi) {
+        simd_if_float<T>([&] {
+          for (int64_t i = lo; i < hi; ++i) backward_row<T>(i, pp, pg, pw, pd, Wsum);
+        });
+      });
     });
     return {dS};
   }
 };
 
-// Row-wise log-sum-exp of the scores; writes P = softmax when p != nullptr.
+// Row-wise log-sum-exp of the scores (class stride S); writes P = softmax when
+// p != nullptr. The max is subtracted first, which changes neither result.
 template <class T> double row_lse(const T* x, int64_t b, int64_t C, int64_t S, T* p) {
+  if (S == 1) {  // a contiguous row: the vectorized row kernels
+    const T* xr = x + b;
+    T* pr = p ? p + b : nullptr;
+    T m = row_max(xr, C);
+    if (std::isinf(m) && m < 0) m = 0;  // every score −∞
+    const double s = row_exp_sum(xr, pr, C, m);
+    if (pr) {
+      const T inv = static_cast<T>(1.0 / s);
+      for (int64_t c = 0; c < C; ++c) pr[c] *= inv;
+    }
+    return static_cast<double>(m) + std::log(s);
+  }
   double m = -std::numeric_limits<double>::infinity();
   for (int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(x[b + c * S]));
-  if (m == -std::numeric_limits<double>::infinity()) m = 0;
+  if (std::isinf(m) && m < 0) m = 0;
   double s = 0;
   for (int64_t c = 0; c < C; ++c) {
     const double e = std::exp(static_cast<double>(x[b + c * S]) - m);
     if (p) p[b + c * S] = static_cast<T>(e);
     s += e;
   }
-  if (p) {
-    const double inv = 1.0 / s;
-    for (int64_t c = 0; c < C; ++c) p[b + c * S] = static_cast<T>(p[b + c * S] * inv);
-  }
+  if (p)
+    for (int64_t c = 0; c < C; ++c) p[b + c * S] = static_cast<T>(p[b + c * S] / s);
   return m + std::log(s);
 }
 
@@ -385,35 +408,44 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
     T* pP = need_grad ? P.data_ptr<T>() : nullptr;
     std::vector<double> row_smooth(probs ? 0 : rows);
-#pragma omp parallel for schedule(static) if (parallel_rows(rows, C))
-    for (int64_t i = 0; i < rows; ++i) {
+    double wsum_all = 0;  // Σ_c w_c
+    if (pw)
+      for (int64_t c = 0; c < C; ++c) wsum_all += static_cast<double>(pw[c]);
+    auto row = [&](int64_t i) {
       const int64_t b = g.base(i);
       const double lse = row_lse(px, b, C, S, pP);  // −log P_ic = lse − x_ic
+      auto wc = [&](int64_t c) { return pw ? static_cast<double>(pw[c]) : 1.0; };
       if (probs) {
         // loss_i = Σ_c w_c·y'_ic·(lse − x_ic),  y' = (1 − ε)·y + ε/C
         const T* py = t.data_ptr<T>();
         double l = 0;
         for (int64_t c = 0; c < C; ++c)
-          l += (pw ? static_cast<double>(pw[c]) : 1.0) * ((1 - eps) * py[b + c * S] + eps / C) *
-               (lse - static_cast<double>(px[b + c * S]));
+          l += wc(c) * ((1 - eps) * py[b + c * S] + eps / C) * (lse - static_cast<double>(px[b + c * S]));
         row_loss[i] = l;
-        continue;
+        return;
       }
       const int64_t ti = t.data_ptr<int64_t>()[i];
       if (ti == ignore) {
         row_loss[i] = row_w[i] = row_smooth[i] = 0;
-        continue;
+        return;
       }
-      const double wt = pw ? static_cast<double>(pw[ti]) : 1.0;
-      row_w[i] = wt;
-      row_loss[i] = wt * (lse - static_cast<double>(px[b + ti * S]));  // w_t·(−log P_it)
-      if (eps > 0) {
-        double sm = 0;  // Σ_c w_c·(−log P_ic)
-        for (int64_t c = 0; c < C; ++c)
-          sm += (pw ? static_cast<double>(pw[c]) : 1.0) * (lse - static_cast<double>(px[b + c * S]));
-        row_smooth[i] = sm;
+      row_w[i] = wc(ti);
+      row_loss[i] = row_w[i] * (lse - static_cast<double>(px[b + ti * S]));  // w_t·(−log P_it)
+      if (eps > 0) {  // Σ_c w_c·(−log P_ic) = lse·Σw − Σ_c w_c·x_ic
+        if (S == 1) {
+          row_smooth[i] = pw ? lse * wsum_all - row_dot(pw, px + b, C) : lse * static_cast<double>(C) - row_sum(px + b, C);
+        } else {
+          double sm = 0;
+          for (int64_t c = 0; c < C; ++c) sm += wc(c) * (lse - static_cast<double>(px[b + c * S]));
+          row_smooth[i] = sm;
+        }
       }
-    }
+    };
+    parallel_chunks(rows, rows * C, [&](int64_t lo, int64_t hi) {
+      simd_if_float<T>([&] {
+        for (int64_t i = lo; i < hi; ++i) row(i);
+      });
+    });
     if (probs) {
       // PyTorch divides the summed loss by the number of rows (not by the weights).
       prob_scale = red == Red::Mean ? 1.0 / static_cast<double>(rows) : 1.0;

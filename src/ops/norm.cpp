@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dimgrad/nn/normalization.hpp"
+#include "ops/nn_simd.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -22,49 +23,79 @@ namespace {
 
 bool parallel_for(int64_t work) { return work >= kernels::kParallelGrain && omp_get_max_threads() > 1; }
 
-// For every channel c of x [N, C, S]: f(c, i, s1, s2) adds element i's terms to
-// the channel's two double sums, stored in a1[c], a2[c].
-template <class F> void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, F f) {
+// Per-channel sums over x [N, C, S] (both into a1[c], a2[c]). For S > 1 each
+// (n, c) pair is a contiguous run of S values: run(c, offset, s1, s2) adds the
+// run's sums (row kernels). For S = 1 ([N, C]) rows are walked in order and
+// elem(c, i, s1, s2) adds one element; each thread owns a block of columns, so
+// the inner loop over c vectorizes.
+template <class T, class Run, class Elem>
+void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, const Run& run, const Elem& elem) {
   const bool par = parallel_for(N * C * S);
   if (S == 1) {
-    // [N, C]: walk rows in order; each thread owns a block of columns.
 #pragma omp parallel if (par)
     {
       const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
       const int64_t chunk = (C + nt - 1) / nt;
       const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
-      for (int64_t c = c0; c < c1; ++c) a1[c] = a2[c] = 0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = c0; c < c1; ++c) f(c, n * C + c, a1[c], a2[c]);
+      simd_if_float<T>([&] {
+        for (int64_t c = c0; c < c1; ++c) a1[c] = a2[c] = 0;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = c0; c < c1; ++c) elem(c, n * C + c, a1[c], a2[c]);
+      });
     }
     return;
   }
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t c = 0; c < C; ++c) {
-    double s1 = 0, s2 = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t base = (n * C + c) * S;
-      for (int64_t s = 0; s < S; ++s) f(c, base + s, s1, s2);
-    }
-    a1[c] = s1;
-    a2[c] = s2;
-  }
+  parallel_chunks(C, N * C * S, [&](int64_t c0, int64_t c1) {
+    simd_if_float<T>([&] {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s1 = 0, s2 = 0;
+        for (int64_t n = 0; n < N; ++n) run(c, (n * C + c) * S, s1, s2);
+        a1[c] = s1;
+        a2[c] = s2;
+      }
+    });
+  });
 }
 
-// out[i] = f(c, i) for every element i of channel c of [N, C, S].
-template <class F> void channel_map(int64_t N, int64_t C, int64_t S, F f) {
-  const bool par = parallel_for(N * C * S);
+// out = A_c·u + B_c·(v − M_c) + D_c for every element of channel c of [N, C, S]
+// (v may be null: the B term is dropped).
+template <class T>
+void channel_affine(int64_t N, int64_t C, int64_t S, T* __restrict out, const T* __restrict u, const T* A,
+                    const T* __restrict v, const T* B, const T* M, const T* D) {
   if (S == 1) {
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) f(c, n * C + c);
+    parallel_chunks(N, N * C, [&](int64_t n0, int64_t n1) {
+      simd_if_float<T>([&] {
+        for (int64_t n = n0; n < n1; ++n) {
+          T* o = out + n * C;
+          const T* ur = u + n * C;
+          if (v) {
+            const T* vr = v + n * C;
+            for (int64_t c = 0; c < C; ++c) o[c] = A[c] * ur[c] + B[c] * (vr[c] - M[c]) + D[c];
+          } else {
+            for (int64_t c = 0; c < C; ++c) o[c] = A[c] * ur[c] + D[c];
+          }
+        }
+      });
+    });
     return;
   }
-#pragma omp parallel for schedule(static) if (par)
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    const int64_t c = nc % C, base = nc * S;
-    for (int64_t s = 0; s < S; ++s) f(c, base + s);
-  }
+  parallel_chunks(N * C, N * C * S, [&](int64_t i0, int64_t i1) {
+    simd_if_float<T>([&] {
+      for (int64_t nc = i0; nc < i1; ++nc) {
+        const int64_t c = nc % C;
+        const T a = A[c], d = D[c];
+        T* o = out + nc * S;
+        const T* ur = u + nc * S;
+        if (v) {
+          const T b = B[c], m = M[c];
+          const T* vr = v + nc * S;
+          for (int64_t s = 0; s < S; ++s) o[s] = a * ur[s] + b * (vr[s] - m) + d;
+        } else {
+          for (int64_t s = 0; s < S; ++s) o[s] = a * ur[s] + d;
+        }
+      }
+    });
+  });
 }
 
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
@@ -87,7 +118,7 @@ struct BatchNormBackward : Node {
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);
     Tensor dx, dw, db;
-    const double M = static_cast<double>(N * S);
+    const double M_count = static_cast<double>(N * S);
     const bool need_sums = training || needs_grad(1) || needs_grad(2);
     dispatch_floating(dy.dtype(), "batch_norm backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -100,31 +131,39 @@ struct BatchNormBackward : Node {
       std::vector<double> sum_dy(C, 0.0), sum_dyx(C, 0.0);
       if (need_sums) {
         const double* mu = mean.data();
-        channel_reduce(N, C, S, sum_dy.data(), sum_dyx.data(), [&](int64_t c, int64_t i, double& s1, double& s2) {
-          const double d = pdy[i];
-          s1 += d;
-          s2 += d * (static_cast<double>(px[i]) - mu[c]);
-        });
+        channel_reduce<T>(
+            N, C, S, sum_dy.data(), sum_dyx.data(),
+            [&](int64_t c, int64_t off, double& s1, double& s2) {
+              double a, b;
+              row_sum2<T>(pdy + off, nullptr, px + off, S, static_cast<T>(mu[c]), a, b);
+              s1 += a;
+              s2 += b;
+            },
+            [&](int64_t c, int64_t i, double& s1, double& s2) {
+              const double d = pdy[i];
+              s1 += d;
+              s2 += d * (static_cast<double>(px[i]) - mu[c]);
+            });
       }
       if (needs_grad(0)) {
         // dx[N,C,S] = γ·rstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)     (training: μ and σ² depend on x)
         //           = k1·(dy − k2 − (x − μ)·k3) with per-channel k1 = γ·rstd, k2 = Σdy/M,
         //             k3 = rstd²·sum_dyx/M   (x̂·Σ(dy·x̂) = (x − μ)·rstd · rstd·sum_dyx)
         // eval: dx = γ·rstd·dy                                (μ, σ² are constants)
-        std::vector<T> k1(C), k2(C), k3(C), mu(C);
+        // as out = A·dy + B·(x − μ) + D with A = k1, B = −k1·k3, D = −k1·k2
+        std::vector<T> A(C), B(C), M(C), D(C);
         for (int64_t c = 0; c < C; ++c) {
-          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
-          k1[c] = static_cast<T>(gamma * rstd[c]);
-          k2[c] = training ? static_cast<T>(sum_dy[c] / M) : T(0);
-          k3[c] = training ? static_cast<T>(rstd[c] * rstd[c] * sum_dyx[c] / M) : T(0);
-          mu[c] = static_cast<T>(mean[c]);
+          const double k1 = (pw ? static_cast<double>(pw[c]) : 1.0) * rstd[c];
+          const double k2 = training ? sum_dy[c] / M_count : 0.0;
+          const double k3 = training ? rstd[c] * rstd[c] * sum_dyx[c] / M_count : 0.0;
+          A[c] = static_cast<T>(k1);
+          B[c] = static_cast<T>(-k1 * k3);
+          M[c] = static_cast<T>(mean[c]);
+          D[c] = static_cast<T>(-k1 * k2);
         }
         dx = make_tensor(x.sizes(), dy.dtype());
-        T* pdx = dx.data_ptr<T>();
-        if (training)
-          channel_map(N, C, S, [&](int64_t c, int64_t i) { pdx[i] = k1[c] * (pdy[i] - k2[c] - (px[i] - mu[c]) * k3[c]); });
-        else
-          channel_map(N, C, S, [&](int64_t c, int64_t i) { pdx[i] = k1[c] * pdy[i]; });
+        channel_affine<T>(N, C, S, dx.data_ptr<T>(), pdy, A.data(), training ? px : nullptr, B.data(), M.data(),
+                          D.data());
       }
       if (needs_grad(1)) {
         // dγ[C] = Σ_(N,S) dy·x̂ = rstd·sum_dyx   (γ was broadcast over N and S)
@@ -163,15 +202,8 @@ void check_floating_input(const Tensor& x, const char* op) {
 // Row statistics of x [R, K]: mean and rstd per row (two passes over the row,
 // which is in cache after the first).
 template <class T> void row_stats(const T* x, int64_t K, double eps, double& mean, double& rstd) {
-  double s = 0;
-  for (int64_t k = 0; k < K; ++k) s += static_cast<double>(x[k]);
-  mean = s / static_cast<double>(K);
-  double v = 0;
-  for (int64_t k = 0; k < K; ++k) {
-    const double d = static_cast<double>(x[k]) - mean;
-    v += d * d;
-  }
-  rstd = 1.0 / std::sqrt(v / static_cast<double>(K) + eps);
+  mean = row_sum(x, K) / static_cast<double>(K);
+  rstd = 1.0 / std::sqrt(row_sum_sq_dev(x, K, static_cast<T>(mean)) / static_cast<double>(K) + eps);
 }
 
 struct LayerNormBackward : Node {
@@ -193,46 +225,51 @@ struct LayerNormBackward : Node {
       const T* pw = data_or_null<T>(weight);
       T* pdx = needs_grad(0) ? (dx = make_tensor(x.sizes(), dy.dtype())).template data_ptr<T>() : nullptr;
       const bool need_params = needs_grad(1) || needs_grad(2);
-      std::vector<double> dw_acc(need_params ? K : 0, 0.0), db_acc(need_params ? K : 0, 0.0);
       const double invK = 1.0 / static_cast<double>(K);
-#pragma omp parallel if (parallel_for(R * K))
-      {
-        // dγ and dβ sum over the rows (γ, β were broadcast over them): each
-        // thread sums its rows into its own [K] buffers, added up at the end.
-        std::vector<double> my_dw(need_params ? K : 0, 0.0), my_db(need_params ? K : 0, 0.0);
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < R; ++r) {
-          const T* xr = px + r * K;
-          const T* dyr = pdy + r * K;
-          const double mu = mean[r], rs = rstd[r];
-          if (need_params)
-            for (int64_t k = 0; k < K; ++k) {
-              my_dw[k] += static_cast<double>(dyr[k]) * (static_cast<double>(xr[k]) - mu) * rs;  // dy·x̂
-              my_db[k] += static_cast<double>(dyr[k]);
-            }
-          if (!pdx) continue;
-          // G[K] = dy ⊙ γ;  a = Σ_K G;  b = Σ_K G ⊙ x̂   (scalars per row)
-          double a = 0, b = 0;
-          for (int64_t k = 0; k < K; ++k) {
-            const double gk = static_cast<double>(dyr[k]) * (pw ? static_cast<double>(pw[k]) : 1.0);
-            a += gk;
-            b += gk * (static_cast<double>(xr[k]) - mu);
-          }
-          b *= rs;
-          // dx[K] = rstd·(G − a/K − x̂·b/K)      (μ and σ² of the row depend on every x of the row)
-          const double c1 = a * invK, c2 = rs * b * invK;
-          T* dxr = pdx + r * K;
-          for (int64_t k = 0; k < K; ++k) {
-            const double gk = static_cast<double>(dyr[k]) * (pw ? static_cast<double>(pw[k]) : 1.0);
-            dxr[k] = static_cast<T>(rs * (gk - c1 - (static_cast<double>(xr[k]) - mu) * c2));
-          }
-        }
+      // dγ and dβ sum over the rows (γ, β were broadcast over them): each thread
+      // sums its rows into its own [K] buffers, added up at the end in thread order.
+      const int nt = kernels::use_threads(R * K) ? omp_get_max_threads() : 1;
+      std::vector<std::vector<double>> part_dw(need_params ? nt : 0), part_db(need_params ? nt : 0);
+      parallel_chunks(R, R * K, [&](int64_t r0, int64_t r1) {
+        const int tid = omp_in_parallel() ? omp_get_thread_num() : 0;
+        double* my_dw = nullptr;
+        double* my_db = nullptr;
         if (need_params) {
-#pragma omp critical
-          for (int64_t k = 0; k < K; ++k) {
-            dw_acc[k] += my_dw[k];
-            db_acc[k] += my_db[k];
+          part_dw[tid].assign(K, 0.0);
+          part_db[tid].assign(K, 0.0);
+          my_dw = part_dw[tid].data();
+          my_db = part_db[tid].data();
+        }
+        simd_if_float<T>([&] {
+          for (int64_t r = r0; r < r1; ++r) {
+            const T* __restrict xr = px + r * K;
+            const T* __restrict dyr = pdy + r * K;
+            const T mu = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
+            if (need_params)
+              for (int64_t k = 0; k < K; ++k) {
+                my_dw[k] += static_cast<double>(dyr[k] * ((xr[k] - mu) * rs));  // dy·x̂
+                my_db[k] += static_cast<double>(dyr[k]);
+              }
+            if (!pdx) continue;
+            // G[K] = dy ⊙ γ;  a = Σ_K G;  b = Σ_K G ⊙ (x − μ)   (scalars per row)
+            double a, b;
+            row_sum2<T>(dyr, pw, xr, K, mu, a, b);
+            // dx[K] = rstd·(G − a/K − x̂·(rstd·b)/K)   (μ and σ² of the row depend on every x of the row)
+            const T c1 = static_cast<T>(a * invK), c2 = static_cast<T>(rstd[r] * rstd[r] * b * invK);
+            T* __restrict dxr = pdx + r * K;
+            if (pw)
+              for (int64_t k = 0; k < K; ++k) dxr[k] = rs * (dyr[k] * pw[k] - c1 - (xr[k] - mu) * c2);
+            else
+              for (int64_t k = 0; k < K; ++k) dxr[k] = rs * (dyr[k] - c1 - (xr[k] - mu) * c2);
           }
+        });
+      });
+      std::vector<double> dw_acc(need_params ? K : 0, 0.0), db_acc(need_params ? K : 0, 0.0);
+      for (size_t t = 0; t < part_dw.size(); ++t) {
+        if (part_dw[t].empty()) continue;
+        for (int64_t k = 0; k < K; ++k) {
+          dw_acc[k] += part_dw[t][k];
+          db_acc[k] += part_db[t][k];
         }
       }
       // dγ[K] = Σ_rows dy ⊙ x̂;  dβ[K] = Σ_rows dy    (shaped like γ: the normalized shape)
@@ -273,38 +310,36 @@ struct GroupNormBackward : Node {
       //   sdy[n,c] = Σ_S dy,   sdyx[n,c] = Σ_S dy·(x − μ_ng)
       std::vector<double> sdy(N * C), sdyx(N * C);
       const double invK = 1.0 / static_cast<double>(K);
-#pragma omp parallel for schedule(static) if (parallel_for(N * C * S))
-      for (int64_t ng = 0; ng < N * G; ++ng) {
-        const int64_t n = ng / G, grp = ng % G;
-        const double mu = mean[ng], rs = rstd[ng];
-        double a = 0, b = 0;  // a = Σ_group G, b = Σ_group G·(x − μ), G = dy·γ_c
-        for (int64_t j = 0; j < Cg; ++j) {
-          const int64_t c = grp * Cg + j;
-          const int64_t base = (n * C + c) * S;
-          double s1 = 0, s2 = 0;
-          for (int64_t s = 0; s < S; ++s) {
-            const double d = pdy[base + s];
-            s1 += d;
-            s2 += d * (static_cast<double>(px[base + s]) - mu);
+      parallel_chunks(N * G, N * C * S, [&](int64_t i0, int64_t i1) {
+        simd_if_float<T>([&] {
+          for (int64_t ng = i0; ng < i1; ++ng) {
+            const int64_t n = ng / G, grp = ng % G;
+            const T mu = static_cast<T>(mean[ng]), rs = static_cast<T>(rstd[ng]);
+            double a = 0, b = 0;  // a = Σ_group G, b = Σ_group G·(x − μ), G = dy·γ_c
+            for (int64_t j = 0; j < Cg; ++j) {
+              const int64_t c = grp * Cg + j, base = (n * C + c) * S;
+              double s1, s2;
+              row_sum2<T>(pdy + base, nullptr, px + base, S, mu, s1, s2);
+              sdy[n * C + c] = s1;
+              sdyx[n * C + c] = s2;
+              const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
+              a += gamma * s1;
+              b += gamma * s2;
+            }
+            if (!pdx) continue;
+            // dx = rstd·(G − a/K − x̂·(rstd·b)/K),  x̂ = (x − μ)·rstd
+            const T c1 = static_cast<T>(a * invK), c2 = static_cast<T>(rstd[ng] * rstd[ng] * b * invK);
+            for (int64_t j = 0; j < Cg; ++j) {
+              const int64_t c = grp * Cg + j, base = (n * C + c) * S;
+              const T gamma = pw ? pw[c] : T(1);
+              const T* __restrict xr = px + base;
+              const T* __restrict dyr = pdy + base;
+              T* __restrict dxr = pdx + base;
+              for (int64_t s = 0; s < S; ++s) dxr[s] = rs * (gamma * dyr[s] - c1 - (xr[s] - mu) * c2);
+            }
           }
-          sdy[n * C + c] = s1;
-          sdyx[n * C + c] = s2;
-          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
-          a += gamma * s1;
-          b += gamma * s2;
-        }
-        if (!pdx) continue;
-        // dx = rstd·(G − a/K − x̂·(rstd·b)/K),  x̂ = (x − μ)·rstd
-        const double c1 = a * invK, c2 = rs * rs * b * invK;
-        for (int64_t j = 0; j < Cg; ++j) {
-          const int64_t c = grp * Cg + j;
-          const int64_t base = (n * C + c) * S;
-          const double gamma = pw ? static_cast<double>(pw[c]) : 1.0;
-          for (int64_t s = 0; s < S; ++s)
-            pdx[base + s] = static_cast<T>(
-                rs * (gamma * static_cast<double>(pdy[base + s]) - c1 - (static_cast<double>(px[base + s]) - mu) * c2));
-        }
-      }
+        });
+      });
       // dγ[C] = Σ_(N,S) dy·x̂ = Σ_N rstd_ng·sdyx;   dβ[C] = Σ_(N,S) dy = Σ_N sdy
       if (needs_grad(1)) {
         dw = make_tensor({C}, dy.dtype());
@@ -364,13 +399,20 @@ Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const
     if (training) {
       // μ[C] = Σ_(N,S) x / M;  σ²[C] = Σ_(N,S) (x − μ)² / M   (biased: what the normalisation uses)
       std::vector<double> sum(C), unused(C);
-      channel_reduce(N, C, S, sum.data(), unused.data(),
-                     [&](int64_t, int64_t i, double& s1, double&) { s1 += static_cast<double>(px[i]); });
+      channel_reduce<T>(
+          N, C, S, sum.data(), unused.data(),
+          [&](int64_t, int64_t off, double& s1, double&) { s1 += row_sum<T>(px + off, S); },
+          [&](int64_t, int64_t i, double& s1, double&) { s1 += static_cast<double>(px[i]); });
       for (int64_t c = 0; c < C; ++c) mean[c] = sum[c] / M;
-      channel_reduce(N, C, S, var.data(), unused.data(), [&](int64_t c, int64_t i, double& s1, double&) {
-        const double d = static_cast<double>(px[i]) - mean[c];
-        s1 += d * d;
-      });
+      channel_reduce<T>(
+          N, C, S, var.data(), unused.data(),
+          [&](int64_t c, int64_t off, double& s1, double&) {
+            s1 += row_sum_sq_dev<T>(px + off, S, static_cast<T>(mean[c]));
+          },
+          [&](int64_t c, int64_t i, double& s1, double&) {
+            const double d = static_cast<double>(px[i]) - mean[c];
+            s1 += d * d;
+          });
       for (int64_t c = 0; c < C; ++c) var[c] /= M;
       if (running_mean.defined() && running_var.defined()) {
         // r ← (1 − m)·r + m·stat, with the unbiased variance σ²·M/(M − 1), as PyTorch.
@@ -405,7 +447,7 @@ Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const
       shift[c] = static_cast<T>((pb ? static_cast<double>(pb[c]) : 0.0) - mean[c] * sc);
     }
     T* py = y.data_ptr<T>();
-    channel_map(N, C, S, [&](int64_t c, int64_t i) { py[i] = px[i] * scale[c] + shift[c]; });
+    channel_affine<T>(N, C, S, py, px, scale.data(), nullptr, nullptr, nullptr, shift.data());
   });
   record<BatchNormBackward>(y, {&input, &weight, &bias}, {}, [&](BatchNormBackward& n) {
     n.x = n.save(x);
@@ -472,18 +514,21 @@ Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options) {
     const T* pw = data_or_null<T>(weight);
     const T* pb = data_or_null<T>(bias);
     T* py = y.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_for(R * K))
-    for (int64_t r = 0; r < R; ++r) {
-      // μ, rstd of row r; y[K] = (x − μ)·rstd ⊙ γ + β
-      row_stats(px + r * K, K, eps, mean[r], rstd[r]);
-      const T mu = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
-      const T* xr = px + r * K;
-      T* yr = py + r * K;
-      if (pw && pb)
-        for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * pw[k] + pb[k];
-      else
-        for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * (pw ? pw[k] : T(1)) + (pb ? pb[k] : T(0));
-    }
+    parallel_chunks(R, R * K, [&](int64_t r0, int64_t r1) {
+      simd_if_float<T>([&] {
+        for (int64_t r = r0; r < r1; ++r) {
+          // μ, rstd of row r; y[K] = (x − μ)·rstd ⊙ γ + β
+          row_stats(px + r * K, K, eps, mean[r], rstd[r]);
+          const T mu = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
+          const T* __restrict xr = px + r * K;
+          T* __restrict yr = py + r * K;
+          if (pw && pb)
+            for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * pw[k] + pb[k];
+          else
+            for (int64_t k = 0; k < K; ++k) yr[k] = (xr[k] - mu) * rs * (pw ? pw[k] : T(1)) + (pb ? pb[k] : T(0));
+        }
+      });
+    });
   });
   record<LayerNormBackward>(y, {&input, &weight, &bias}, {}, [&](LayerNormBackward& n) {
     n.x = n.save(x);
@@ -520,22 +565,25 @@ Tensor group_norm(const Tensor& input, const GroupNormFuncOptions& options) {
     const T* pw = data_or_null<T>(weight);
     const T* pb = data_or_null<T>(bias);
     T* py = y.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_for(N * C * S))
-    for (int64_t ng = 0; ng < N * G; ++ng) {
-      // The group's channels are adjacent: one row of K = (C/G)·S values.
-      const int64_t off = ng * K;
-      row_stats(px + off, K, eps, mean[ng], rstd[ng]);
-      const int64_t c0 = (ng % G) * Cg;
-      for (int64_t j = 0; j < Cg; ++j) {
-        // y = x·scale + shift with scale = γ_c·rstd, shift = β_c − μ·scale
-        const double sc = (pw ? static_cast<double>(pw[c0 + j]) : 1.0) * rstd[ng];
-        const T scale = static_cast<T>(sc);
-        const T shift = static_cast<T>((pb ? static_cast<double>(pb[c0 + j]) : 0.0) - mean[ng] * sc);
-        const T* xr = px + off + j * S;
-        T* yr = py + off + j * S;
-        for (int64_t s = 0; s < S; ++s) yr[s] = xr[s] * scale + shift;
-      }
-    }
+    parallel_chunks(N * G, N * C * S, [&](int64_t i0, int64_t i1) {
+      simd_if_float<T>([&] {
+        for (int64_t ng = i0; ng < i1; ++ng) {
+          // The group's channels are adjacent: one row of K = (C/G)·S values.
+          const int64_t off = ng * K;
+          row_stats(px + off, K, eps, mean[ng], rstd[ng]);
+          const int64_t c0 = (ng % G) * Cg;
+          for (int64_t j = 0; j < Cg; ++j) {
+            // y = x·scale + shift with scale = γ_c·rstd, shift = β_c − μ·scale
+            const double sc = (pw ? static_cast<double>(pw[c0 + j]) : 1.0) * rstd[ng];
+            const T scale = static_cast<T>(sc);
+            const T shift = static_cast<T>((pb ? static_cast<double>(pb[c0 + j]) : 0.0) - mean[ng] * sc);
+            const T* __restrict xr = px + off + j * S;
+            T* __restrict yr = py + off + j * S;
+            for (int64_t s = 0; s < S; ++s) yr[s] = xr[s] * scale + shift;
+          }
+        }
+      });
+    });
   });
   record<GroupNormBackward>(y, {&input, &weight, &bias}, {}, [&](GroupNormBackward& n) {
     n.x = n.save(x);
