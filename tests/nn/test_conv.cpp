@@ -116,6 +116,28 @@ TEST(Conv2d, Im2colAndOneDNNRoutesAgree) {
   }
 }
 
+// Every subset of {x, W, b} needing a gradient, on both routes: the passes that
+// run (and the ones skipped) agree with im2col + GEMM.
+TEST(Conv2d, PartialGradientsOnEveryRoute) {
+  manual_seed(13);
+  const Tensor x0 = randn({3, 16, 6, 5}), w0 = randn({8, 16, 3, 3}), b0 = randn({8}), gy = randn({3, 8, 6, 5});
+  for (int mask = 1; mask < 8; ++mask) {
+    TensorList ref;
+    for (auto algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN, kernels::ConvAlgo::Auto}) {
+      kernels::set_conv_algo(algo);
+      Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+      TensorList wrt;
+      for (int i = 0; i < 3; ++i)
+        if (mask & (1 << i)) wrt.push_back((i == 0 ? x : i == 1 ? w : b).requires_grad_());
+      TensorList got = autograd::grad({conv2d(x, w, b, 1, 1)}, wrt, {gy});
+      if (ref.empty()) ref = got;
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(close(got[i], ref[i], 1e-3, 1e-4)) << "mask " << mask << " grad " << i;
+    }
+  }
+  kernels::set_conv_algo(kernels::ConvAlgo::Auto);
+}
+
 TEST(Conv2d, GoldenAgainstPyTorch) {
   for (ScalarType dt : {kFloat64, kFloat32}) {
     for (const auto& algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN, kernels::ConvAlgo::Auto}) {
@@ -182,6 +204,11 @@ TEST(Conv2dModule, OptionsShapesAndNames) {
 
   nn::Conv2d same(nn::Conv2dOptions(2, 3, 4).padding(kSame));
   EXPECT_EQ(same->forward(randn({1, 2, 7, 6})).sizes(), IntArrayRef({1, 3, 7, 6}));
+  // The small CNN's first layer, written as with LibTorch.
+  nn::Conv2d c1(nn::Conv2dOptions(1, 32, 3).stride(1).padding(1));
+  EXPECT_EQ(c1->forward(randn({2, 1, 28, 28})).sizes(), IntArrayRef({2, 32, 28, 28}));
+  EXPECT_EQ(F::conv2d(randn({2, 1, 6, 6}), c1->weight, F::Conv2dFuncOptions().padding(1).stride(2)).sizes(),
+            IntArrayRef({2, 32, 3, 3}));
   nn::Conv2d plain(1, 32, 3);
   EXPECT_EQ(plain->named_parameters().keys(), (std::vector<std::string>{"weight", "bias"}));
 }
