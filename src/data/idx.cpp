@@ -154,10 +154,14 @@ IdxArray parse_idx(const uint8_t* data, size_t size, const std::string& source_n
   std::vector<uint8_t> dims_raw(4 * static_cast<size_t>(ndims));
   if (in.read(dims_raw.data(), dims_raw.size()) != dims_raw.size())
     throw IOError(what + ": truncated in the header (" + std::to_string(ndims) + " dimension sizes expected)");
-  uint64_t expected = 1;
+  uint64_t expected = 1, nonzero = 1;
   for (int i = 0; i < ndims; ++i) {
     const uint32_t d = be32(&dims_raw[4 * static_cast<size_t>(i)]);
     a.dims.push_back(d);
+    // With a zero dimension the payload is empty, but the other sizes must still make a tensor.
+    if (__builtin_mul_overflow(nonzero, uint64_t(std::max<uint32_t>(d, 1)), &nonzero) || nonzero > max_bytes)
+      throw IOError(what + ": dimensions " + shape_str(a.dims) + "... are too large (more than the limit of " +
+                    std::to_string(max_bytes) + " bytes even ignoring zero sizes)");
     if (__builtin_mul_overflow(expected, uint64_t(d), &expected) || expected > max_bytes)
       throw IOError(what + ": dimensions " + shape_str(a.dims) + " announce more than the limit of " +
                     std::to_string(max_bytes) + " bytes");

@@ -45,6 +45,16 @@ const char* disk_name(ScalarType t);                        // "F32", "F64", "I6
 // Widens n elements of type dt at src (little-endian) into dst, a buffer of dt.loads_as.
 void convert_into(const DiskType& dt, const uint8_t* src, int64_t n, void* dst);
 
+// True when the contiguous strides of `shape` would overflow int64: the product
+// of its sizes, zeros counted as 1 (a zero size makes numel 0 but the strides
+// of the other dimensions still have to exist).
+inline bool strides_overflow(const std::vector<int64_t>& shape) {
+  int64_t acc = 1;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(acc, d > 1 ? d : 1, &acc)) return true;
+  return false;
+}
+
 // ---- number conversions for narrower on-disk types
 inline float half_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu;

@@ -204,6 +204,8 @@ Tensor parse_npy(const uint8_t* data, size_t size, const std::string& source_nam
   for (int64_t d : h.shape)
     if (__builtin_mul_overflow(numel, d, &numel))
       throw IOError(what + ": the number of elements of shape " + shape_str(h.shape) + " overflows int64");
+  if (detail::strides_overflow(h.shape))
+    throw IOError(what + ": shape " + shape_str(h.shape) + " is too large (its strides overflow int64)");
   uint64_t nbytes;
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel), dt.size, &nbytes))
     throw IOError(what + ": the byte size of shape " + shape_str(h.shape) + " overflows");

@@ -135,6 +135,8 @@ SafetensorsFile parse_source(const Source& src, const std::string& source_name) 
       if (__builtin_mul_overflow(p.numel, static_cast<int64_t>(d), &p.numel))
         throw IOError(where + ": the number of elements of shape " + shape_str(p.shape) + "... overflows int64");
     }
+    if (detail::strides_overflow(p.shape))
+      throw IOError(where + ": shape " + shape_str(p.shape) + " is too large (its strides overflow int64)");
     uint64_t nbytes;
     if (__builtin_mul_overflow(static_cast<uint64_t>(p.numel), dt->size, &nbytes))
       throw IOError(where + ": the byte size of shape " + shape_str(p.shape) + " overflows");

@@ -72,7 +72,9 @@ Shape contiguous_strides(IntArrayRef sizes) {
   int64_t acc = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(sizes[i], 1);
+    // A zero-sized dimension keeps numel at 0, so checked_numel cannot catch huge other dimensions.
+    if (i > 0 && __builtin_mul_overflow(acc, std::max<int64_t>(sizes[i], 1), &acc))
+      throw Error("shape " + shape_str(sizes) + " is too large: its strides overflow int64");
   }
   return st;
 }

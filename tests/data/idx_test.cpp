@@ -71,6 +71,12 @@ TEST(IdxBad, WrongMagicNumbers) {
   expect_bad_idx({0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a}, {"wrong magic number 0x89504e47"});
 }
 
+TEST(IdxBad, ZeroImagesOfAnAbsurdSize) {
+  // Fuzz finding: 0 images of 4294967295 × 4294967295 is an empty payload, but the
+  // tensor's strides would overflow int64 (undefined behaviour before the fix).
+  expect_bad_idx(idx_bytes(0x08, {0, 0xffffffffu, 0xffffffffu}, {}), {"[0, 4294967295, 4294967295]", "too large"});
+}
+
 TEST(IdxBad, LabelOutOfRangeAndCountMismatch) {
   TempDir dir;
   write_bytes(dir.file("lab"), idx_bytes(0x08, {4}, {1, 9, 10, 2}));

@@ -125,6 +125,8 @@ TEST(NpyMalformed, HeaderDict) {
              {"too large for int64"});
   expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}", 4),
              {"number of elements", "overflows"});
+  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296)}", 0),
+             {"strides overflow"});
   expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': ()} x", 4), {"unexpected text"});
   expect_bad(npy_bytes("{'descr': '<f4\\x', 'fortran_order': False, 'shape': ()}", 4), {"escape sequences"});
   expect_bad(npy_bytes("{'descr': '<f4, 'fortran_order': False, 'shape': ()}", 4), {"bad.npy"});

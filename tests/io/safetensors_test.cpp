@@ -242,6 +242,9 @@ TEST(SafetensorsMalformed, BadDtypeAndShapes) {
   expect_bad(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,4]}})", 4,
              {"tensor 'a'", "byte size", "overflows"});
   expect_bad(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})", 4, {"too large"});
+  // Zero elements, but the strides of the other dimensions would overflow int64.
+  expect_bad(R"({"a":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})", 0,
+             {"tensor 'a'", "strides overflow"});
 }
 
 TEST(SafetensorsMalformed, OffsetsThatDoNotTileTheBuffer) {
