@@ -31,11 +31,18 @@ inline int32_t as_int(float f) {
   std::memcpy(&i, &f, sizeof i);
   return i;
 }
-// Written as a < b ? a : b so that NaN in `x` passes through (the vector min/max
-// instructions return their second operand when either is NaN).
+// c ? a : b through an all-ones / all-zeros integer mask. A plain `c ? a : b`
+// whose operands are computed just before can stop GCC's vectorizer at its
+// default -ftrapping-math ("control flow in loop"); the mask form never does.
+inline float select(bool c, float a, float b) {
+  const int32_t m = -static_cast<int32_t>(c);
+  return as_float((as_int(a) & m) | (as_int(b) & ~m));
+}
+inline float abs_bits(float x) { return as_float(as_int(x) & 0x7fffffff); }
+// Clamp that lets NaN through: both comparisons are false for NaN.
 inline float clamp_keep_nan(float x, float lo, float hi) {
-  x = x < lo ? lo : x;
-  return x > hi ? hi : x;
+  x = select(x < lo, lo, x);
+  return select(x > hi, hi, x);
 }
 }  // namespace vm_detail
 
@@ -71,15 +78,15 @@ inline float fast_log(float x) {
   using namespace vm_detail;
   // Subnormals: scale by 2^23 first so the exponent field is meaningful.
   const bool sub = x < 1.17549435e-38f;
-  const float xs = sub ? x * 8388608.0f : x;
+  const float xs = select(sub, x * 8388608.0f, x);
   const int32_t bits = as_int(xs);
   int32_t k = ((bits >> 23) & 0xff) - 126;
   float m = as_float((bits & 0x007fffff) | 0x3f000000);  // m ∈ [0.5, 1)
   // Move m into [√½, √2): below √½ double it and take one off the exponent.
   const bool small = m < 0.707106781186547524f;
-  k = small ? k - 1 : k;
-  m = small ? m + m - 1.0f : m - 1.0f;
-  const float fk = static_cast<float>(k) - (sub ? 23.0f : 0.0f);
+  k -= static_cast<int32_t>(small);
+  m = (m + select(small, m, 0.0f)) - 1.0f;
+  const float fk = static_cast<float>(k) - select(sub, 23.0f, 0.0f);
   const float z = m * m;
   float p = 7.0376836292e-2f;
   p = p * m - 1.1514610310e-1f;
@@ -94,17 +101,17 @@ inline float fast_log(float x) {
   y = y + fk * -2.12194440e-4f;
   y = y - 0.5f * z;
   float res = (m + y) + fk * 0.693359375f;
-  // Special values, selected without branches.
-  res = x == 0.0f ? -INFINITY : res;
-  res = x < 0.0f ? NAN : res;
-  res = x == INFINITY ? INFINITY : res;
-  res = x != x ? x : res;
-  return res;
+  // Special values.
+  res = select(x == 0.0f, -INFINITY, res);
+  res = select(x < 0.0f, NAN, res);
+  res = select(x == INFINITY, INFINITY, res);
+  return select(x != x, x, res);
 }
 
 // tanh x: an odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond (no cancellation there).
 inline float fast_tanh(float x) {
-  const float ax = x < 0.0f ? -x : x;
+  using namespace vm_detail;
+  const float ax = abs_bits(x);
   const float z = x * x;
   float p = -5.70498872745e-3f;
   p = p * z + 2.06390887954e-2f;
@@ -112,21 +119,21 @@ inline float fast_tanh(float x) {
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
   const float small = (p * z) * x + x;
-  const float e = fast_exp(2.0f * (ax < 10.0f ? ax : 10.0f));  // tanh(10) rounds to 1 in float32
-  float big = 1.0f - 2.0f / (e + 1.0f);
-  big = x < 0.0f ? -big : big;
-  float res = ax < 0.625f ? small : big;
-  return x != x ? x : res;
+  const float e = fast_exp(2.0f * select(ax < 10.0f, ax, 10.0f));  // tanh(10) rounds to 1 in float32
+  const float big = 1.0f - 2.0f / (e + 1.0f);                      // ≥ 0: give it x's sign
+  const float signed_big = as_float(as_int(big) | (as_int(x) & static_cast<int32_t>(0x80000000u)));
+  const float res = select(ax < 0.625f, small, signed_big);
+  return select(x != x, x, res);
 }
 
 // σ(x) = 1 / (1 + e^{-x}), from e = e^{-|x|} ≤ 1 so nothing overflows:
 // σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0.
 inline float fast_sigmoid(float x) {
-  const float ax = x < 0.0f ? -x : x;
-  const float e = fast_exp(-ax);
+  using namespace vm_detail;
+  const float e = fast_exp(-abs_bits(x));
   const float s = 1.0f / (1.0f + e);
-  const float res = x < 0.0f ? e * s : s;
-  return x != x ? x : res;
+  const float res = select(x < 0.0f, e * s, s);
+  return select(x != x, x, res);
 }
 
 inline double fast_exp(double x) { return std::exp(x); }
