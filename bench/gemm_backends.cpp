@@ -85,6 +85,16 @@ const Shape kShapes[] = {
     {"conv1 im2col      32×9×50176", false, false, 32, 50176, 9},
     {"conv2 im2col      64×288×12544", false, false, 64, 12544, 288},
     {"conv2 dW=dY·colsᵀ 64×12544×288", false, true, 64, 288, 12544},
+    // The two-layer net 784-100-10 at batch 64 (small: per-call overhead shows).
+    {"w3 fc1 Y=X·Wᵀ     64×784×100", false, true, 64, 100, 784},
+    {"w3 fc1 dW=dYᵀ·X   100×64×784", true, false, 100, 784, 64},
+    {"w3 fc2 Y=H·Wᵀ     64×100×10", false, true, 64, 10, 100},
+    {"w3 fc2 dH=dY·W    64×10×100", false, false, 64, 100, 10},
+    {"w3 fc2 dW=dYᵀ·H   10×64×100", true, false, 10, 100, 64},
+    // The MLP's last layer 512→10 at batch 128.
+    {"w1 fc3 Y=H·Wᵀ     128×512×10", false, true, 128, 10, 512},
+    {"w1 fc3 dH=dY·W    128×10×512", false, false, 128, 512, 10},
+    {"w1 fc3 dW=dYᵀ·H   10×128×512", true, false, 10, 512, 128},
 };
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
