@@ -337,3 +337,31 @@ TEST_F(CliTrainedRun, ReportRendersInHeadlessChromium) {
   ASSERT_GT(img.size(), 20000u);  // a page with charts, not a blank one
   EXPECT_EQ(img.substr(1, 3), "PNG");
 }
+
+// ---------------------------------------------------------------- interop
+// Weights trained in PyTorch and written from its state_dict (by the numpy-only
+// writer, tools/make_cli_fixtures.py) load into the same architecture described
+// in dimgrad's JSON format and give PyTorch's predictions.
+TEST(CliInterop, PyTorchWeightsGivePyTorchsPredictions) {
+  REQUIRE_FASHION_MNIST();
+  const std::string f = std::string(DG_SOURCE_DIR) + "/tests/fixtures/tools/";
+  json expected = json::parse(clitest::slurp(f + "torch_tiny_cnn_expected.json"));
+  auto r = run("predict " + f + "torch_tiny_cnn.safetensors --model " + f + "tiny_cnn.json --index 0,1,2,3,4,5,6,7 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json got = json::parse(r.out);
+  ASSERT_EQ(got.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(got[i]["class"], expected["classes"][i]) << i;
+    auto p = got[i]["probabilities"].get<std::vector<double>>();
+    auto q = expected["probabilities"][i].get<std::vector<double>>();
+    ASSERT_EQ(p.size(), q.size());
+    for (size_t c = 0; c < p.size(); ++c) EXPECT_NEAR(p[c], q[c], 2e-5) << "example " << i << " class " << c;
+  }
+  auto e = run("eval " + f + "torch_tiny_cnn.safetensors --model " + f + "tiny_cnn.json --limit-test 1000 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_DOUBLE_EQ(json::parse(e.out)["accuracy"].get<double>(), expected["accuracy_first_1000"].get<double>());
+  // Without --model the file does not say what it holds: a clear error.
+  auto n = run("eval " + f + "torch_tiny_cnn.safetensors --limit-test 10");
+  EXPECT_EQ(n.code, 1);
+  EXPECT_NE(n.err.find("--model"), std::string::npos) << n.err;
+}

@@ -63,8 +63,9 @@ int run_explain(const ExplainArgs& a) {
   dg::Tensor x = dg::randn(batch_shape(spec, a.batch_size));
   dg::Tensor y = dg::randint(0, spec.num_classes, {a.batch_size});
   dg::Tensor loss = F::cross_entropy(model->forward(x), y);
-  opt.dim_names[a.batch_size] = "N";
-  if (spec.num_classes != a.batch_size) opt.dim_names[spec.num_classes] = "C";
+  // (emplace: GCC 12 warns falsely, -Wrestrict, on assigning a literal to a map's string)
+  opt.dim_names.emplace(a.batch_size, "N");
+  opt.dim_names.emplace(spec.num_classes, "C");
   if (opt.format == dg::ExplainFormat::Text)
     std::printf("one training step of %s: loss = cross_entropy(model(X), y), X %s, batch N = %" PRId64 "\n\n",
                 spec.name.c_str(), shape_string(x.sizes()).c_str(), a.batch_size);

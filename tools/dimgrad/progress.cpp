@@ -33,10 +33,13 @@ void Progress::draw(bool force) {
   std::string bar(filled, '#');
   bar += std::string(kWidth - filled, '.');
   char line[256];
-  std::snprintf(line, sizeof line, "\r\x1b[Kepoch %lld/%lld [%s] %3.0f%%  ETA %s  loss %.4f  acc %.2f%%  %.0f samples/s",
-                static_cast<long long>(epoch_), static_cast<long long>(epochs_), bar.c_str(), frac * 100,
-                eta < 0 ? "?" : format_duration(eta).c_str(), loss_, acc_ * 100,
-                elapsed > 0 ? double(samples_) / elapsed : 0.0);
+  if (this_session <= 0)  // nothing measured yet
+    std::snprintf(line, sizeof line, "\r\x1b[Kepoch %lld/%lld [%s] %3.0f%%", static_cast<long long>(epoch_),
+                  static_cast<long long>(epochs_), bar.c_str(), frac * 100);
+  else
+    std::snprintf(line, sizeof line, "\r\x1b[Kepoch %lld/%lld [%s] %3.0f%%  ETA %s  loss %.4f  acc %.2f%%  %.0f samples/s",
+                  static_cast<long long>(epoch_), static_cast<long long>(epochs_), bar.c_str(), frac * 100,
+                  format_duration(eta).c_str(), loss_, acc_ * 100, elapsed > 0 ? double(samples_) / elapsed : 0.0);
   std::fputs(line, stdout);
   std::fflush(stdout);
   drawn_ = true;

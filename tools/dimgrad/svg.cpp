@@ -167,7 +167,7 @@ std::string heat_map(const std::vector<std::vector<int64_t>>& counts, const std:
   size_t longest = 4;
   for (auto& l : labels) longest = std::max(longest, l.size());
   const double cell = 40, left = 24 + 7.0 * double(longest), top = 96;
-  const double w = left + cell * double(n) + 10, h = top + cell * double(n) + 30;
+  const double w = left + cell * double(n) + 64, h = top + cell * double(n) + 30;  // room for the last rotated label
   std::ostringstream s;
   s << "<svg id=\"" << id << "\" class=\"chart heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(w)
     << "\" height=\"" << num(h) << "\" viewBox=\"0 0 " << num(w) << " " << num(h) << "\" role=\"img\">"
