@@ -77,10 +77,12 @@ const GemmShape kShapes[] = {
     {false, true, 128, 512, 784},  {false, false, 128, 784, 512}, {true, false, 512, 784, 128},
     {false, false, 1024, 1024, 1024}, {false, false, 32, 50176, 9}, {false, false, 64, 12544, 288},
     {false, true, 64, 288, 12544},    {false, true, 64, 100, 784},   {false, true, 64, 10, 100},
+    {true, false, 100, 784, 64},      {false, true, 128, 10, 512},
 };
 const char* kShapeNames[] = {"mlp_fwd_128x784x512", "mlp_dX_128x512x784", "mlp_dW_512x128x784", "square_1024",
                              "conv1_32x9x50176",    "conv2_64x288x12544", "conv2_dW_64x12544x288",
-                             "w3_fc1_64x784x100",   "w3_fc2_64x100x10"};
+                             "w3_fc1_64x784x100",   "w3_fc2_64x100x10",     "w3_fc1_dW_100x64x784",
+                             "w1_fc3_128x512x10"};
 
 void BM_TorchMm(benchmark::State& st) {
   const GemmShape& s = kShapes[st.range(0)];
@@ -97,7 +99,7 @@ void BM_TorchMm(benchmark::State& st) {
   st.counters["pct_peak"] = benchmark::Counter(flops * 1e-9 / peak * 100, benchmark::Counter::kIsIterationInvariantRate);
   st.SetLabel(kShapeNames[st.range(0)]);
 }
-BENCHMARK(BM_TorchMm)->ArgNames({"shape", "threads"})->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1, 2}})->UseRealTime()->MinTime(0.3);
+BENCHMARK(BM_TorchMm)->ArgNames({"shape", "threads"})->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {1, 2}})->UseRealTime()->MinTime(0.3);
 
 // ------------------------------------------------------- elementwise, 1M floats
 constexpr int64_t kN = 1 << 20;

@@ -35,10 +35,13 @@ const GemmShape kShapes[] = {
     {false, true, 64, 288, 12544},    // conv2 dW[64×288] = dY[64×12544] · colsᵀ
     {false, true, 64, 100, 784},      // two-layer net 784-100-10, batch 64: layer 1 forward
     {false, true, 64, 10, 100},       // layer 2 forward: small, call overhead shows
+    {true, false, 100, 784, 64},      // layer 1 weight gradient dW[100×784] = dYᵀ · X
+    {false, true, 128, 10, 512},      // MLP 784-512-512-10, last layer forward
 };
 const char* kShapeNames[] = {"mlp_fwd_128x784x512", "mlp_dX_128x512x784", "mlp_dW_512x128x784", "square_1024",
                              "conv1_32x9x50176",    "conv2_64x288x12544", "conv2_dW_64x12544x288",
-                             "w3_fc1_64x784x100",   "w3_fc2_64x100x10"};
+                             "w3_fc1_64x784x100",   "w3_fc2_64x100x10",     "w3_fc1_dW_100x64x784",
+                             "w1_fc3_128x512x10"};
 
 void set_counters(benchmark::State& st, const GemmShape& s, int threads) {
   const double flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
