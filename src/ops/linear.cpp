@@ -37,6 +37,11 @@ struct LinearBackward : Node {
   Tensor x, w;          // x contiguous [N×D] (saved when dW is needed), w [C×D] (when dX is)
   Shape x_shape;        // the input's own shape ([*, D])
   int64_t N = 0, D = 0, C = 0;
+  void release_saved() override {  // the graph is done with them: free the memory now
+    Node::release_saved();
+    x.reset();
+    w.reset();
+  }
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);  // [*, C] seen as [N×C]
     Tensor dx, dw, db;

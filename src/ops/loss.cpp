@@ -255,6 +255,10 @@ struct MultiMarginBackward : Node {
   int64_t N = 0, C = 0, p = 1;
   double margin = 1, denom = 1;
   bool per_row = false;
+  void release_saved() override {
+    Node::release_saved();
+    x.reset();
+  }
   TensorList apply(TensorList&& grads) override {
     Tensor gy = kernels::as_contiguous(grads[0]);
     Tensor dA = make_tensor(x.sizes(), x.dtype());

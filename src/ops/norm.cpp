@@ -227,33 +227,66 @@ struct LayerNormBackward : Node {
       const bool need_params = needs_grad(1) || needs_grad(2);
       const double invK = 1.0 / static_cast<double>(K);
       // dγ and dβ sum over the rows (γ, β were broadcast over them): each thread
-      // sums its rows into its own [K] buffers, added up at the end in thread order.
+      // sums its rows into its own [K] buffers (in T, flushed into double every
+      // kFlush rows), added up at the end in thread order.
+      constexpr int64_t kFlush = 32;
       const int nt = kernels::use_threads(R * K) ? omp_get_max_threads() : 1;
       std::vector<std::vector<double>> part_dw(need_params ? nt : 0), part_db(need_params ? nt : 0);
       parallel_chunks(R, R * K, [&](int64_t r0, int64_t r1) {
         const int tid = omp_in_parallel() ? omp_get_thread_num() : 0;
-        double* my_dw = nullptr;
-        double* my_db = nullptr;
+        std::vector<T> acc_w(need_params ? K : 0), acc_b(need_params ? K : 0);
         if (need_params) {
           part_dw[tid].assign(K, 0.0);
           part_db[tid].assign(K, 0.0);
-          my_dw = part_dw[tid].data();
-          my_db = part_db[tid].data();
         }
+        auto flush = [&] {
+          for (int64_t k = 0; k < K; ++k) {
+            part_dw[tid][k] += static_cast<double>(acc_w[k]);
+            part_db[tid][k] += static_cast<double>(acc_b[k]);
+            acc_w[k] = acc_b[k] = T(0);
+          }
+        };
         simd_if_float<T>([&] {
+          T* __restrict aw = acc_w.data();
+          T* __restrict ab = acc_b.data();
+          constexpr int L = 16;
           for (int64_t r = r0; r < r1; ++r) {
             const T* __restrict xr = px + r * K;
             const T* __restrict dyr = pdy + r * K;
             const T mu = static_cast<T>(mean[r]), rs = static_cast<T>(rstd[r]);
-            if (need_params)
-              for (int64_t k = 0; k < K; ++k) {
-                my_dw[k] += static_cast<double>(dyr[k] * ((xr[k] - mu) * rs));  // dy·x̂
-                my_db[k] += static_cast<double>(dyr[k]);
+            // One pass over the row: dγ, dβ partials and the two row sums
+            // a = Σ_K G, b = Σ_K G ⊙ (x − μ) with G = dy ⊙ γ (16 lanes each).
+            T la[L] = {}, lb[L] = {};
+            int64_t k0 = 0;
+            for (; k0 + L <= K; k0 += L)
+              for (int j = 0; j < L; ++j) {
+                const int64_t k = k0 + j;
+                const T d = dyr[k], xm = xr[k] - mu;
+                if (need_params) {
+                  aw[k] += d * (xm * rs);  // dy·x̂
+                  ab[k] += d;
+                }
+                const T gk = pw ? d * pw[k] : d;
+                la[j] += gk;
+                lb[j] += gk * xm;
               }
+            double a = 0, b = 0;
+            for (; k0 < K; ++k0) {
+              const T d = dyr[k0], xm = xr[k0] - mu;
+              if (need_params) {
+                aw[k0] += d * (xm * rs);
+                ab[k0] += d;
+              }
+              const double gk = pw ? static_cast<double>(d) * pw[k0] : static_cast<double>(d);
+              a += gk;
+              b += gk * static_cast<double>(xm);
+            }
+            for (int j = 0; j < L; ++j) {
+              a += static_cast<double>(la[j]);
+              b += static_cast<double>(lb[j]);
+            }
+            if (need_params && (r - r0) % kFlush == kFlush - 1) flush();
             if (!pdx) continue;
-            // G[K] = dy ⊙ γ;  a = Σ_K G;  b = Σ_K G ⊙ (x − μ)   (scalars per row)
-            double a, b;
-            row_sum2<T>(dyr, pw, xr, K, mu, a, b);
             // dx[K] = rstd·(G − a/K − x̂·(rstd·b)/K)   (μ and σ² of the row depend on every x of the row)
             const T c1 = static_cast<T>(a * invK), c2 = static_cast<T>(rstd[r] * rstd[r] * b * invK);
             T* __restrict dxr = pdx + r * K;
@@ -263,6 +296,7 @@ struct LayerNormBackward : Node {
               for (int64_t k = 0; k < K; ++k) dxr[k] = rs * (dyr[k] - c1 - (xr[k] - mu) * c2);
           }
         });
+        if (need_params) flush();
       });
       std::vector<double> dw_acc(need_params ? K : 0, 0.0), db_acc(need_params ? K : 0, 0.0);
       for (size_t t = 0; t < part_dw.size(); ++t) {
