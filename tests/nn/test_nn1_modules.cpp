@@ -126,6 +126,20 @@ TEST(DropoutModule, BackwardIsTheSameMask) {
   EXPECT_TRUE(close(x.grad() * (x.grad() - 2.0), dg::zeros_like(mask)));
 }
 
+TEST(DropoutModule, GradcheckWithAFixedMask) {
+  // Re-seeding inside the function draws the same mask at every evaluation, so
+  // finite differences see one fixed function: x ↦ x ⊙ mask.
+  Dropout drop(0.4);
+  Tensor x = det({6, 5}, 40).requires_grad_();
+  EXPECT_TRUE(dg::gradcheck([&](const TensorList& in) {
+    dg::manual_seed(11);
+    return drop->forward(in[0]);
+  }, {x}));
+  Flatten flat;
+  EXPECT_TRUE(dg::gradcheck([&](const TensorList& in) { return flat->forward(in[0].transpose(1, 2)); },
+                            {det({2, 3, 4}, 41).requires_grad_()}));
+}
+
 TEST(DropoutModule, Dropout2dDropsWholeChannels) {
   Tensor x = dg::ones({8, 16, 3, 3});
   Tensor y = Dropout2d(0.5)->forward(x);
