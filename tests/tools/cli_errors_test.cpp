@@ -2,6 +2,7 @@
 // problem is one clear message on stderr and exit 1 — never a crash.
 #include <cstdint>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "cli_test_util.hpp"
@@ -168,6 +169,33 @@ TEST(CliData, TruncatedWrongMagicAndBadLabels) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(clitest::exists(t / "run/model.safetensors"));
   }
+}
+
+TEST(CliData, Cifar10ShapesFlowIntoTheCnnPreset) {
+  TempDir t;
+  // Two records per file: 1 label byte + 3072 pixel bytes (R, G, B planes).
+  auto records = [](int seed) {
+    std::string s;
+    for (int r = 0; r < 2; ++r) {
+      s += char((seed + r) % 10);
+      for (int i = 0; i < 3072; ++i) s += char((i * 7 + seed * 13 + r) % 256);
+    }
+    return s;
+  };
+  for (int b = 1; b <= 5; ++b) write(t / ("data_batch_" + std::to_string(b) + ".bin"), records(b));
+  write(t / "test_batch.bin", records(9));
+  auto r = run("train --data cifar10 --data-dir " + t.path() + " --model cnn --epochs 1 --batch-size 4 --val-split 0 "
+               "--no-progress --threads 1 --out " + t / "run");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("10 train"), std::string::npos) << r.out;
+  std::ifstream cfg(t / "run/config.json");
+  std::stringstream text;
+  text << cfg.rdbuf();
+  // 3×32×32 → conv/pool twice → 64×8×8 = 4096 inputs to the first linear layer.
+  EXPECT_NE(text.str().find("\"in\": 4096"), std::string::npos) << text.str();
+  auto s = run("summary --model cnn --data cifar10");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("Linear(in_features=4096, out_features=128, bias=True)"), std::string::npos) << s.out;
 }
 
 TEST(CliData, CsvWithHeldOutTestRows) {

@@ -30,13 +30,6 @@ DataInfo DataInfo::from_json(const json& j) {
   return d;
 }
 
-std::string default_data_dir(const std::string& name) {
-  if (name == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
-  if (name == "mnist") return "/usr/share/datasets/mnist";
-  if (name == "cifar10") return "/usr/share/datasets/cifar-10-batches-bin";
-  return ".";
-}
-
 std::optional<DataInfo> builtin_data_info(const std::string& name) {
   DataInfo d;
   d.name = name;
@@ -86,7 +79,7 @@ Dataset load_dataset(const DataRequest& req) {
   const bool csv = req.name.rfind("csv:", 0) == 0;
   if (!csv && !builtin_data_info(req.name))
     throw dg::Error("unknown data set '" + req.name + "' (fashion-mnist, mnist, cifar10 or csv:PATH[,TEST_PATH])");
-  std::string dir = req.dir.empty() && !csv ? default_data_dir(req.name) : req.dir;
+  const std::string& dir = req.dir;  // empty: dg::data's default folder for the data set
   Dataset ds;
   dg::data::Dataset train, test;
   if (csv && !dg::data::has_test_split(req.name)) {

@@ -47,8 +47,6 @@ struct DataRequest {
   bool need_train = true;
 };
 
-// The default folder of a named data set (e.g. /usr/share/datasets/fashion-mnist).
-std::string default_data_dir(const std::string& name);
 // Shape and class names known without reading files (presets); nullopt for csv.
 std::optional<DataInfo> builtin_data_info(const std::string& name);
 // Loads, checks, limits and normalises. Throws dg::Error / dg::IOError naming the file.

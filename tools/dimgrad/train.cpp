@@ -98,9 +98,11 @@ int run_train(TrainConfig cfg, const ExplicitOptions& given) {
       cfg.out = is_directory(resume_path) ? resume_path : slash == std::string::npos ? "." : resume_path.substr(0, slash);
     }
     apply_resume_overrides(cfg, saved, given);
+    // A deterministic run keeps its thread count: the order of floating-point
+    // sums inside the kernels depends on it.
     if (cfg.deterministic && given.threads && cfg.threads != saved.threads)
-      std::fprintf(stderr, "warning: resuming with %d threads instead of %d: results will not be bit-identical\n",
-                   cfg.threads, saved.threads);
+      throw UsageError("--threads cannot change when resuming a --deterministic run (it ran with " +
+                       std::to_string(saved.threads) + " threads)");
   } else {
     cfg.resolve_defaults();
   }
