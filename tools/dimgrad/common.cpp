@@ -7,7 +7,9 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,20 +20,51 @@ namespace dgcli {
 std::atomic<bool> g_interrupted{false};
 
 namespace {
-extern "C" void on_sigint(int) {
-  // A second Ctrl-C while the checkpoint is being written falls back to the
-  // default action (terminate): the atomic write keeps the old file intact.
-  if (g_interrupted.exchange(true)) std::signal(SIGINT, SIG_DFL);
+// The first SIGINT/SIGTERM sets the flag; a second one (Ctrl-C again while the
+// checkpoint is written) ends the process the default way — the atomic write
+// keeps the previous checkpoint intact. Only async-signal-safe calls.
+void on_interrupt_signal(int sig) {
+  if (!g_interrupted.exchange(true)) return;
+  std::signal(sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  ::kill(::getpid(), sig);
 }
+extern "C" void interrupt_handler(int sig) { on_interrupt_signal(sig); }
 }  // namespace
 
+// Why the signals are blocked where the model runs: oneDNN's JIT sgemm runs with
+// its stack pointer inside a small heap buffer, and a handler's frame (several KiB
+// with the AVX-512 register state) pushed below that pointer overwrites the malloc
+// chunk before it ("corrupted size vs. prev_size" a few steps after a Ctrl-C). So
+// SIGINT and SIGTERM are blocked in this thread and in every thread it creates
+// later (the data loader, the OpenMP team that runs oneDNN), and a thread of ours
+// takes them with sigwait. Threads that libraries started before main (OpenBLAS's
+// pool) cannot be masked from here; a signal the kernel hands to one of them runs
+// the handler on that thread's own stack, which is safe. A signal the parent set
+// to be ignored (nohup, a background job of a non-interactive shell) stays ignored.
 void install_interrupt_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+    struct sigaction sa {};
+    sa.sa_handler = interrupt_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(sig, &sa, nullptr);
+    sigaddset(&set, sig);
+  }
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) == 0) on_interrupt_signal(sig);
+    }
+  }).detach();
 }
 
 std::string timestamp_now() {

@@ -1,5 +1,5 @@
 // dimgrad CLI — small shared helpers: errors that map to exit codes, formatting,
-// files, and the interrupt flag set by the SIGINT handler.
+// files, and the interrupt flag set on SIGINT/SIGTERM.
 #pragma once
 
 #include <atomic>
@@ -22,7 +22,8 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Set by the SIGINT handler; the training loop checks it between steps.
+// Set when SIGINT or SIGTERM arrives; the training loop checks it between steps.
+// install_interrupt_handler must run before any other thread starts (see common.cpp).
 extern std::atomic<bool> g_interrupted;
 void install_interrupt_handler();
 
