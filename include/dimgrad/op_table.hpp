@@ -61,7 +61,7 @@
   /* softmax.cpp */                                                                                      \
   X(Softmax, "softmax", 1, "Y = exp(A) / Σ exp(A)", "dA = Y ⊙ (dY - Σ(dY ⊙ Y))")                          \
   X(LogSoftmax, "log_softmax", 1, "Y = A - log Σ exp(A)", "dA = dY - softmax(A) ⊙ Σ dY")                 \
-  /* nn fused ops (ops/linear.cpp, activation.cpp, norm.cpp, loss.cpp); Â is the normalized input */     \
+  /* nn fused ops (ops/linear, activation, norm, embedding, loss, loss_binary.cpp); Â: normalized input */ \
   X(Linear, "linear", 3, "Y = A · Bᵀ + C", "dA = dY · B; dB = dYᵀ · A; dC = Σ_N dY")                      \
   X(LeakyRelu, "leaky_relu", 1, "Y = A > 0 ? A : s·A", "dA = dY ⊙ (A > 0 ? 1 : s)")                     \
   X(Elu, "elu", 1, "Y = A > 0 ? A : α·(exp(A) - 1)", "dA = dY ⊙ (A > 0 ? 1 : Y + α)")                     \

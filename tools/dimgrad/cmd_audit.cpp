@@ -197,7 +197,10 @@ int run_gradcheck(const GradcheckArgs& a) {
       const double an = gp[i], nu = (lp - lm) / (2 * a.eps);
       const double diff = std::abs(an - nu), scale = std::max(std::abs(an), std::abs(nu));
       const double ratio = diff / (a.atol + a.rtol * scale);
-      if (ratio > worst_ratio) worst_ratio = ratio, worst_i = i, worst_a = an, worst_n = nu, worst_rel = scale > 0 ? diff / scale : 0;
+      if (ratio > worst_ratio) {
+        worst_ratio = ratio, worst_i = i, worst_a = an, worst_n = nu;
+        worst_rel = diff / std::max({scale, a.atol, 1e-300});  // gradients ≈ 0: relative to atol
+      }
     }
     skipped_total += skipped;
     const bool ok = checked > 0 && worst_ratio <= 1;
