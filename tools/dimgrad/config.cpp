@@ -26,7 +26,7 @@ void TrainConfig::resolve_defaults() {
   // Per-preset defaults, chosen by measurement on Fashion-MNIST (docs/cli.md):
   // they reach the targets quickly on two cores.
   const bool cnn = model == "cnn";
-  if (epochs == 0) epochs = cnn ? 10 : 10;
+  if (epochs == 0) epochs = 10;
   if (optimizer.empty()) optimizer = cnn ? "adam" : "sgd";
   if (schedule.empty()) schedule = "cosine";
   if (lr == 0) {
