@@ -18,6 +18,7 @@
 
 #include "dimgrad/errors.hpp"
 #include "kernels/im2col.hpp"
+#include "kernels/signal_guard.hpp"
 
 namespace dg::kernels {
 namespace {
@@ -154,6 +155,7 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
 }
 
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
+  AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, b != nullptr);
   Arg X(p->x_md, p->fwd_pd.src_desc(), const_cast<float*>(x));
   Arg Wt(p->w_md, p->fwd_pd.weights_desc(), const_cast<float*>(w));
@@ -168,6 +170,7 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 void dnnl_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx, bool bias) {
+  AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, bias);
   Arg DY(p->y_md, p->bwd_data_pd->diff_dst_desc(), const_cast<float*>(dy));
   Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
@@ -181,6 +184,7 @@ void dnnl_conv2d_backward_data(const Conv2dShape& s, const float* dy, const floa
 }
 
 void dnnl_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db) {
+  AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, db != nullptr);
   Arg X(p->x_md, p->bwd_w_pd->src_desc(), const_cast<float*>(x));
   Arg DY(p->y_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
