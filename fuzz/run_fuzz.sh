@@ -6,14 +6,17 @@
 #
 # Builds build-fuzz/ with clang if needed. New corpus entries go to
 # build-fuzz/corpus/<target>/ (the committed seeds in fuzz/corpus/<target>/ are
-# only read); crash inputs go to fuzz/artifacts/<target>/. Exits non-zero when
-# any target found something. Prints executions per target.
+# only read); crash inputs go to fuzz/artifacts/<target>/. Before fuzzing, the
+# inputs of past findings in fuzz/regressions/<target>/ are run once each (libFuzzer
+# runs files given as arguments), so a fix that regresses fails here even when the
+# fuzzer would not find the input again in SECONDS. Exits non-zero when any target
+# found something. Prints executions per target.
 set -euo pipefail
 secs=${1:-30}
 shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${DG_FUZZ_BUILD:-$root/build-fuzz}
-all=(safetensors npy idx cifar10 csv)
+all=(safetensors npy idx cifar10 csv model_file checkpoint)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -32,6 +35,16 @@ for t in "${targets[@]}"; do
   [ -f "$root/fuzz/$t.dict" ] && dict=("-dict=$root/fuzz/$t.dict")
   log="$build/fuzz_$t.log"
   set +e
+  regressions=()
+  [ -d "$root/fuzz/regressions/$t" ] && mapfile -t regressions < <(find "$root/fuzz/regressions/$t" -type f | sort)
+  if [ ${#regressions[@]} -gt 0 ]; then
+    if ! "$build/fuzz_$t" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" >"$build/fuzz_$t.regressions.log" 2>&1; then
+      printf '%-12s %12s %10s %s\n' "$t" - - "REGRESSION FAILED: see $build/fuzz_$t.regressions.log"
+      status=1
+      set -e
+      continue
+    fi
+  fi
   "$build/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dict[@]}" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?

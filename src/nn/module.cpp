@@ -177,6 +177,12 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     else if (it->second.sizes() != item.value().sizes())
       misshaped.push_back(item.key() + ": checkpoint " + shape_str(it->second.sizes()) + ", model " +
                           shape_str(item.value().sizes()));
+    // Floating-point values into an integer buffer (num_batches_tracked): the cast
+    // of 1e300 or NaN is undefined behaviour, and such a file was not written by a
+    // model of this architecture (fuzz finding). Other conversions are kept.
+    else if (it->second.is_floating_point() && !item.value().is_floating_point())
+      misshaped.push_back(item.key() + ": checkpoint " + dtype_name(it->second.dtype()) + ", model " +
+                          dtype_name(item.value().dtype()));
   }
   for (const auto& [k, v] : state)
     if (!own.contains(k)) unexpected.push_back(k);
@@ -190,7 +196,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     };
     list("missing keys", missing);
     list("unexpected keys", unexpected);
-    list("shape mismatches", misshaped);
+    list("shape or dtype mismatches", misshaped);
     throw Error(e.str());
   }
   NoGradGuard g;

@@ -193,6 +193,10 @@ void Optimizer::load_state_dict(const StateDict& in) {
     if (it->second.numel() != static_cast<int64_t>(params.size()))
       throw Error(what + ": parameter group " + std::to_string(g) + " has " + std::to_string(params.size()) +
                   " parameters but the state dict's group has " + std::to_string(it->second.numel()));
+    // Indices are stored as int64; converting a float tensor could cast 1e300 (undefined).
+    if (it->second.is_floating_point())
+      throw Error(what + ": '" + gp + "params' should hold integer indices, got a " +
+                  std::string(dtype_name(it->second.dtype())) + " tensor");
     Tensor ids = it->second.to(kInt64).contiguous();
     for (int64_t k = 0; k < ids.numel(); ++k)
       if (ids.data_ptr<int64_t>()[k] != index + k)
@@ -288,6 +292,15 @@ std::vector<double> as_doubles(const Tensor& t) {
   const double* d = c.data_ptr<double>();
   return {d, d + c.numel()};
 }
+
+// A stored number read back as an integer: a whole number within int64's range,
+// else an Error. A plain cast of 1e300 or NaN is undefined behaviour (a fuzz
+// finding with a checkpoint whose step count was stored as F64).
+int64_t as_int64(double v, const std::string& what, const std::string& key) {
+  if (!(v == std::floor(v) && v >= -0x1p63 && v < 0x1p63))
+    throw Error(what + ": '" + key + "' should be an integer, got " + num(v));
+  return static_cast<int64_t>(v);
+}
 }  // namespace
 
 void read_fields(const std::string& prefix, const StateFields& fields, const StateDict& in,
@@ -313,10 +326,8 @@ void read_fields(const std::string& prefix, const StateFields& fields, const Sta
       case K::Int:
       case K::Bool: {
         expect_numel(1, "a scalar");
-        double v = as_doubles(t)[0];
-        if (v != std::floor(v))
-          throw Error(what + ": '" + key + "' should be an integer, got " + num(v));
-        if (f.kind == K::Int) *static_cast<int64_t*>(f.ptr) = static_cast<int64_t>(v);
+        const int64_t v = as_int64(as_doubles(t)[0], what, key);
+        if (f.kind == K::Int) *static_cast<int64_t*>(f.ptr) = v;
         else *static_cast<bool*>(f.ptr) = v != 0;
         break;
       }
@@ -336,7 +347,7 @@ void read_fields(const std::string& prefix, const StateFields& fields, const Sta
         auto v = as_doubles(t);
         auto& dst = *static_cast<std::vector<int64_t>*>(f.ptr);
         dst.assign(v.size(), 0);
-        for (size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<int64_t>(v[i]);
+        for (size_t i = 0; i < v.size(); ++i) dst[i] = as_int64(v[i], what, key);
         break;
       }
     }

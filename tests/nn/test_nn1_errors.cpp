@@ -131,4 +131,20 @@ TEST(NnErrors, LoadStateDictListsMissingUnexpectedAndMisshapedKeys) {
   EXPECT_CONTAINS(msg, "0.bias: checkpoint [4], model [3]");
 }
 
+// A float tensor for an integer buffer (num_batches_tracked stored as F64 1e300, a
+// fuzz finding with a damaged checkpoint) is refused, not cast (undefined behaviour).
+TEST(NnErrors, LoadStateDictRefusesFloatsForIntegerBuffers) {
+  Sequential a(Linear(4, 3), BatchNorm1d(3));
+  std::map<std::string, Tensor> state;
+  for (const auto& item : a->state_dict()) state[item.key()] = item.value();
+  state["1.num_batches_tracked"] = dg::scalar_tensor(1e300, dg::kFloat64);
+  std::string msg = error_of([&] { a->load_state_dict(state); });
+  EXPECT_CONTAINS(msg, "1.num_batches_tracked: checkpoint float64, model int64");
+  // Integers into floating-point parameters still convert.
+  state["1.num_batches_tracked"] = dg::scalar_tensor(int64_t{5}, dg::kInt64);
+  state["1.weight"] = dg::tensor(std::vector<int64_t>{1, 2, 3});
+  a->load_state_dict(state);
+  EXPECT_EQ(a->state_dict()["1.weight"].sum().item<double>(), 6.0);
+}
+
 }  // namespace

@@ -202,6 +202,23 @@ TEST(OptimStateDict, MismatchedStateIsRefusedAndNothingChanges) {
     EXPECT_NE(msg.find("Invalid learning rate: -0.5"), std::string::npos) << msg;
     unchanged();
   }
+  // Integers stored as floats beyond int64 (a damaged checkpoint, fuzz finding): an
+  // error, not an undefined float-to-integer cast.
+  {
+    O::StateDict bad = good;
+    bad["state.0.step"] = dg::scalar_tensor(1e300, dg::kFloat64);
+    auto msg = error_of([&] { dst.opt->load_state_dict(bad); });
+    EXPECT_NE(msg.find("'state.0.step' should be an integer, got 1e+300"), std::string::npos) << msg;
+    unchanged();
+  }
+  {
+    O::StateDict bad = good;
+    bad["param_groups.0.params"] = dg::tensor(std::vector<double>{0, 1e300});
+    auto msg = error_of([&] { dst.opt->load_state_dict(bad); });
+    EXPECT_NE(msg.find("'param_groups.0.params' should hold integer indices, got a float32 tensor"),
+              std::string::npos) << msg;
+    unchanged();
+  }
   // A good one loads.
   dst.opt->load_state_dict(good);
   auto now = dst.opt->state_dict();

@@ -104,6 +104,33 @@ TEST(CliModels, MalformedJsonModelFile) {
   expect_clear_error(run("summary --model " + t / "classes.json"), "10 classes");
 
   expect_clear_error(run("summary --model " + t / "missing.json"), "not found");
+
+  // A number beyond double's range is not a parse_error for nlohmann::json but an
+  // out_of_range: still "not valid JSON", exit 1 (fuzz finding, fuzz/regressions/model_file/).
+  write(t / "overflow.json", R"({"input_shape": [41e308], "layers": []})");
+  expect_clear_error(run("summary --model " + t / "overflow.json"), "is not valid JSON: number overflow parsing '41e308'");
+}
+
+TEST(CliModels, HugeLayersAreRefusedBeforeAnyAllocation) {
+  TempDir t;
+  // 784 × 10^9 weights and 10^9 biases (2.9 TiB of float32): refused while the file is resolved,
+  // with the layer named, not by the allocator (or a kill) while building.
+  write(t / "huge.json",
+        R"([{"type": "flatten"}, {"type": "linear", "out": 1000000000}, {"type": "linear", "out": "classes"}])");
+  auto r = run("summary --model " + t / "huge.json");
+  expect_clear_error(r, "layer 1 (linear): the model would have 785000000000 parameters");
+  EXPECT_NE(r.err.find("more than the limit of 1073741824"), std::string::npos) << r.err;
+  expect_clear_error(run("train --model " + t / "huge.json" + " --data-dir " + t / "nodata"), "layer 1 (linear)");
+
+  // Few weights, but one layer's output (1024 × 2028 × 2028 per example) would not fit.
+  write(t / "wide.json", R"([{"type": "conv2d", "out": 1024, "kernel": 1, "padding": 1000}, {"type": "flatten"},
+                             {"type": "linear", "out": "classes"}])");
+  expect_clear_error(run("summary --model " + t / "wide.json"),
+                     "layer 0 (conv2d): its output [1024, 2028, 2028] per example has 4211490816 values");
+
+  // Beyond int64: neither wrapped to a negative size nor truncated.
+  write(t / "u64.json", R"([{"type": "flatten"}, {"type": "linear", "out": 18446744073709551615}])");
+  expect_clear_error(run("summary --model " + t / "u64.json"), "\"out\" is 18446744073709551615, more than the limit");
 }
 
 TEST(CliModels, JsonModelFileWithInferredSizes) {

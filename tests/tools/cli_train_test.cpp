@@ -365,3 +365,58 @@ TEST(CliInterop, PyTorchWeightsGivePyTorchsPredictions) {
   EXPECT_EQ(n.code, 1);
   EXPECT_NE(n.err.find("--model"), std::string::npos) << n.err;
 }
+
+// Fuzz findings (fuzz/regressions/checkpoint/): a checkpoint whose stored
+// configuration is damaged is one clear error, never an uncaught json exception
+// or the undefined float-to-integer cast of nlohmann's get<int64_t>().
+TEST(CliResume, DamagedConfigurationInTheCheckpointIsAClearError) {
+  TempDir t;
+  std::string csv = "a,b,label\n";
+  for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(i % 5) + "," + std::to_string(i % 2) + "\n";
+  std::ofstream(t / "d.csv") << csv;
+  auto r = run("train --data csv:" + t / "d.csv" + " --model two-layer --epochs 1 --batch-size 8 --threads 1 "
+               "--no-progress --out " + t / "run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto good = dg::io::load_safetensors(t / "run/checkpoint.safetensors");
+  const json config = json::parse(good.metadata.at("dimgrad.config"));
+
+  auto resume_with = [&](const json& damaged, const std::string& needle) {
+    auto meta = good.metadata;
+    meta["dimgrad.config"] = damaged.dump();
+    dg::io::save_safetensors(t / "bad.safetensors", good.tensors, meta);  // a valid checksum: only the config is wrong
+    auto b = run("train --resume " + t / "bad.safetensors");
+    EXPECT_EQ(b.code, 1) << b.err;
+    EXPECT_EQ(clitest::error_lines(b.err), 1) << b.err;
+    EXPECT_NE(b.err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << b.err;
+  };
+  json c = config;
+  c.erase("train");
+  resume_with(c, "malformed configuration in its metadata (no \"train\" object)");
+  c = config;
+  c["train"]["epochs"] = 1e300;
+  resume_with(c, "\"epochs\" must be an integer");
+  c = config;
+  c["train"]["threads"] = 1e30;
+  resume_with(c, "\"threads\" must be an integer");
+  c = config;
+  c["model"]["input_shape"] = {1e300};
+  resume_with(c, "\"input_shape\" must be an integer");
+  c = config;
+  c["data"]["example_shape"] = {1e300};
+  resume_with(c, "\"example_shape\" must be an integer");
+
+  // A position counter and the schedule's step count stored as floats beyond int64.
+  auto resume_with_tensor = [&](const std::string& key, const std::string& needle,
+                                dg::Tensor value = dg::scalar_tensor(1e300, dg::kFloat64)) {
+    auto tensors = good.tensors;
+    tensors[key] = value;
+    dg::io::save_safetensors(t / "bad.safetensors", tensors, good.metadata);
+    auto b = run("train --resume " + t / "bad.safetensors");
+    EXPECT_EQ(b.code, 1) << b.err;
+    EXPECT_NE(b.err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << b.err;
+  };
+  resume_with_tensor("train.epoch", "\"train.epoch\" must be one integer, got a float64 tensor");
+  resume_with_tensor("scheduler.last_epoch", "'last_epoch' should be an integer, got 1e+300");
+  // Two values where one is expected: an IOError naming the file, not item()'s bare error.
+  resume_with_tensor("train.best_val_acc", "train.best_val_acc must be one value", dg::zeros({2}));
+}

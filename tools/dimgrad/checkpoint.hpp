@@ -13,6 +13,8 @@
 //             dimgrad.model, dimgrad.data, dimgrad.rng_state (dg::default_generator().get_state())
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -43,5 +45,7 @@ void save_checkpoint(const std::string& path, const json& config, dg::nn::Module
 // Reads and checks a checkpoint; throws dg::IOError naming the file and what is
 // wrong (not a checkpoint, a missing entry, corrupted bytes).
 Checkpoint load_checkpoint(const std::string& path);
+// The same checks on a checkpoint's bytes in memory; `name` stands for the file in errors.
+Checkpoint parse_checkpoint(const uint8_t* data, size_t size, const std::string& name);
 
 }  // namespace dgcli

@@ -4,12 +4,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "dimgrad/errors.hpp"
 #include "dimgrad/tensor.hpp"
 
 namespace dgcli {
@@ -37,6 +40,27 @@ std::string fmt(double v, int precision = 4);
 std::string shape_string(dg::IntArrayRef s);
 // "1,28,28" → {1, 28, 28}; throws UsageError naming `what`.
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what);
+
+// An integer JSON value that fits T, else dg::Error naming `what`. nlohmann's own
+// get<T>() converts a float or an out-of-range integer with a plain cast, which is
+// undefined behaviour for 1e300 (a fuzz finding on checkpoints' configurations).
+template <class T>
+T json_integer(const json& v, const std::string& what) {
+  const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<uint64_t>())
+                    : v.is_number_integer() ? std::in_range<T>(v.get<int64_t>())
+                                            : false;
+  if (!fits) throw dg::Error(what + " must be an integer in [" + std::to_string(std::numeric_limits<T>::min()) + ", " +
+                             std::to_string(std::numeric_limits<T>::max()) + "], got " + v.dump());
+  return static_cast<T>(v.is_number_unsigned() ? v.get<uint64_t>() : uint64_t(v.get<int64_t>()));
+}
+// The same for every element of a JSON list.
+template <class T>
+std::vector<T> json_integers(const json& v, const std::string& what) {
+  if (!v.is_array()) throw dg::Error(what + " must be a list of integers, got " + v.dump());
+  std::vector<T> r;
+  for (const json& x : v) r.push_back(json_integer<T>(x, what));
+  return r;
+}
 
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);

@@ -82,30 +82,41 @@ json TrainConfig::to_json() const {
               {"report_images", report_images}};
 }
 
+namespace {
+
+// An integer field (a default when absent), checked: see json_integer.
+template <class T>
+T integer(const json& j, const char* key, std::optional<T> dflt = std::nullopt) {
+  if (dflt && !j.contains(key)) return *dflt;
+  return json_integer<T>(j.at(key), std::string("training configuration: \"") + key + "\"");
+}
+
+}  // namespace
+
 TrainConfig TrainConfig::from_json(const json& j) {
   TrainConfig c;
   try {
     c.model = j.at("model");
     c.data = j.at("data");
     c.data_dir = j.value("data_dir", "");
-    c.epochs = j.at("epochs");
-    c.batch_size = j.at("batch_size");
+    c.epochs = integer<int64_t>(j, "epochs");
+    c.batch_size = integer<int64_t>(j, "batch_size");
     c.optimizer = j.at("optimizer");
     c.lr = j.at("lr");
     c.momentum = j.at("momentum");
     c.weight_decay = j.at("weight_decay");
     c.schedule = j.at("schedule");
     c.warmup = j.value("warmup", 0.05);
-    c.seed = j.at("seed");
-    c.threads = j.value("threads", 0);
+    c.seed = integer<uint64_t>(j, "seed");
+    c.threads = integer<int>(j, "threads", 0);
     c.val_split = j.at("val_split");
     c.out = j.value("out", "");
-    c.limit_train = j.value("limit_train", int64_t(0));
-    c.limit_test = j.value("limit_test", int64_t(0));
+    c.limit_train = integer<int64_t>(j, "limit_train", int64_t(0));
+    c.limit_test = integer<int64_t>(j, "limit_test", int64_t(0));
     c.deterministic = j.value("deterministic", false);
     c.detect_anomaly = j.value("detect_anomaly", false);
-    c.stats_every = j.value("stats_every", int64_t(50));
-    c.report_images = j.value("report_images", int64_t(36));
+    c.stats_every = integer<int64_t>(j, "stats_every", int64_t(50));
+    c.report_images = integer<int64_t>(j, "report_images", int64_t(36));
   } catch (const json::exception& e) {
     throw dg::Error(std::string("training configuration is incomplete or malformed: ") + e.what());
   }

@@ -16,7 +16,7 @@ DataInfo DataInfo::from_json(const json& j) {
   DataInfo d;
   try {
     d.name = j.at("name");
-    d.example_shape = j.at("example_shape").get<std::vector<int64_t>>();
+    d.example_shape = json_integers<int64_t>(j.at("example_shape"), "data description: \"example_shape\"");
     d.class_names = j.at("class_names").get<std::vector<std::string>>();
     d.scale = j.at("scale");
     d.mean = j.at("mean").get<std::vector<double>>();

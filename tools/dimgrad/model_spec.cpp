@@ -1,6 +1,9 @@
 #include "model_spec.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -59,6 +62,22 @@ struct LayerCtx {
   std::string where() const { return source + ": layer " + std::to_string(index); }
 };
 
+// Model files come from users (and a checkpoint's model entry from disk): sizes
+// are refused before anything is allocated when the weights or one layer's
+// activations would not fit any machine, and every size product is overflow-checked
+// (a wrapped product would pass the caps and then allocate garbage).
+constexpr int64_t kMaxSize = int64_t(1) << 30;            // any single "out", "kernel", "padding", ...
+constexpr int64_t kMaxParameters = int64_t(1) << 30;      // 4 GiB of float32 weights, whole model
+constexpr int64_t kMaxActivation = int64_t(1) << 30;      // elements of one layer's output, per example
+
+int64_t checked_mul(std::initializer_list<int64_t> factors, const LayerCtx& c, const std::string& type) {
+  int64_t r = 1;
+  for (int64_t f : factors)
+    if (__builtin_mul_overflow(r, f, &r))
+      throw dg::Error(c.where() + " (" + type + "): sizes too large (their product overflows 64 bits)");
+  return r;
+}
+
 int64_t get_int(const json& l, const char* key, const LayerCtx& c, std::optional<int64_t> dflt = std::nullopt,
                 int64_t min = 1) {
   if (!l.contains(key)) {
@@ -69,6 +88,10 @@ int64_t get_int(const json& l, const char* key, const LayerCtx& c, std::optional
   if (!v.is_number_integer())
     throw dg::Error(c.where() + ": \"" + key + "\" must be an integer, got " + v.dump());
   int64_t x = v.get<int64_t>();
+  // Compared as unsigned first: a JSON integer above INT64_MAX would read back negative.
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(kMaxSize) : x > kMaxSize)
+    throw dg::Error(c.where() + ": \"" + key + "\" is " + v.dump() + ", more than the limit of " +
+                    std::to_string(kMaxSize));
   if (x < min)
     throw dg::Error(c.where() + ": \"" + key + "\" must be at least " + std::to_string(min) + ", got " +
                     std::to_string(x));
@@ -94,7 +117,8 @@ bool get_bool(const json& l, const char* key, const LayerCtx& c, bool dflt) {
 
 int64_t numel_of(const std::vector<int64_t>& s) {
   int64_t n = 1;
-  for (auto v : s) n *= v;
+  for (auto v : s)
+    if (__builtin_mul_overflow(n, v, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 
@@ -116,7 +140,8 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
   if (!in_layer.contains("type") || !in_layer.at("type").is_string())
     throw dg::Error(c.where() + ": missing \"type\" (one of " + known_types() + ")");
   std::string type = in_layer.at("type").get<std::string>();
-  std::transform(type.begin(), type.end(), type.begin(), ::tolower);
+  // Through unsigned char: ::tolower of a negative char (UTF-8 bytes) is undefined.
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
   auto it = layer_keys().find(type);
   if (it == layer_keys().end())
     throw dg::Error(c.where() + ": unknown layer type \"" + type + "\" (known: " + known_types() + ")");
@@ -151,8 +176,9 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
     int64_t out = get_int(l, "out", c);
     bool bias = get_bool(l, "bias", c, true);
     l["in"] = in, l["out"] = out, l["bias"] = bias;
-    info.parameters = in * out + (bias ? out : 0);
-    info.flops = 2 * in * out + (bias ? out : 0);
+    const int64_t weights = checked_mul({in, out}, c, type);  // at most 2^60: the sums below cannot overflow
+    info.parameters = weights + (bias ? out : 0);
+    info.flops = 2 * weights + (bias ? out : 0);
     shape = {out};
     d << "Linear(in_features=" << in << ", out_features=" << out << ", bias=" << (bias ? "True" : "False") << ")";
   } else if (type == "conv2d") {
@@ -166,8 +192,8 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
     bool bias = get_bool(l, "bias", c, true);
     l["in"] = in, l["out"] = out, l["kernel"] = k, l["stride"] = s, l["padding"] = p, l["bias"] = bias;
     int64_t oh = window_out(shape[1], k, s, p, c), ow = window_out(shape[2], k, s, p, c);
-    info.parameters = out * in * k * k + (bias ? out : 0);
-    info.flops = 2 * in * k * k * out * oh * ow + (bias ? out * oh * ow : 0);
+    info.parameters = checked_mul({out, in, k, k}, c, type) + (bias ? out : 0);
+    info.flops = checked_mul({2, in, k, k, out, oh, ow}, c, type) + (bias ? checked_mul({out, oh, ow}, c, type) : 0);
     shape = {out, oh, ow};
     d << "Conv2d(" << in << ", " << out << ", kernel_size=(" << k << ", " << k << "), stride=(" << s << ", " << s
       << ")";
@@ -181,7 +207,7 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
     l["kernel"] = k, l["stride"] = s, l["padding"] = p;
     int64_t oh = window_out(shape[1], k, s, p, c), ow = window_out(shape[2], k, s, p, c);
     shape = {shape[0], oh, ow};
-    info.flops = numel_of(shape) * k * k;
+    info.flops = checked_mul({shape[0], oh, ow, k, k}, c, type);
     d << (type == "maxpool2d" ? "MaxPool2d" : "AvgPool2d") << "(kernel_size=" << k << ", stride=" << s
       << ", padding=" << p << ")";
   } else if (type == "batchnorm1d" || type == "batchnorm2d") {
@@ -195,7 +221,7 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
     double eps = get_double(l, "eps", c, 1e-5, 0, 1), mom = get_double(l, "momentum", c, 0.1, 0, 1);
     l["features"] = f, l["eps"] = eps, l["momentum"] = mom;
     info.parameters = 2 * f;
-    info.flops = 2 * in_numel;
+    info.flops = checked_mul({2, in_numel}, c, type);
     d << (two ? "BatchNorm2d(" : "BatchNorm1d(") << f << ", eps=" << eps << ", momentum=" << mom << ")";
   } else if (type == "dropout") {
     double p = get_double(l, "p", c, 0.5, 0, 1);
@@ -208,15 +234,21 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
   } else {  // element-wise activations
     info.flops = in_numel;
     if (type == "relu") d << "ReLU()";
-    else if (type == "gelu") d << "GELU(approximate='none')", info.flops = 8 * in_numel;
-    else if (type == "tanh") d << "Tanh()", info.flops = 4 * in_numel;
-    else if (type == "sigmoid") d << "Sigmoid()", info.flops = 4 * in_numel;
+    else if (type == "gelu") d << "GELU(approximate='none')", info.flops = checked_mul({8, in_numel}, c, type);
+    else if (type == "tanh") d << "Tanh()", info.flops = checked_mul({4, in_numel}, c, type);
+    else if (type == "sigmoid") d << "Sigmoid()", info.flops = checked_mul({4, in_numel}, c, type);
     else {
       double s = get_double(l, "negative_slope", c, 0.01, 0, 1e6);
       l["negative_slope"] = s;
       d << "LeakyReLU(negative_slope=" << s << ")";
     }
   }
+  const int64_t out_numel = numel_of(shape);
+  if (out_numel > kMaxActivation)
+    throw dg::Error(c.where() + " (" + type + "): its output " + shape_string(shape) + " per example has " +
+                    (out_numel == std::numeric_limits<int64_t>::max() ? std::string("too many")
+                                                                      : std::to_string(out_numel)) +
+                    " values, more than the limit of " + std::to_string(kMaxActivation));
   info.description = d.str();
   info.output_shape = shape;
   return {l, info};
@@ -228,10 +260,29 @@ std::vector<std::pair<json, LayerInfo>> resolve_all(const json& layers, const st
     throw dg::Error(source + ": expected {\"layers\": [...]} or a list of layers, got " +
                     std::string(layers.type_name()));
   if (layers.empty()) throw dg::Error(source + ": the model has no layers");
+  for (int64_t d : input_shape)
+    if (d < 1 || d > kMaxSize)
+      throw dg::Error(source + ": input shape " + shape_string(input_shape) + " has a size outside [1, " +
+                      std::to_string(kMaxSize) + "]");
+  if (numel_of(input_shape) > kMaxActivation)
+    throw dg::Error(source + ": input shape " + shape_string(input_shape) + " has more than " +
+                    std::to_string(kMaxActivation) + " values per example");
+  if (num_classes < 0 || num_classes > kMaxSize)
+    throw dg::Error(source + ": " + std::to_string(num_classes) + " classes is outside [0, " +
+                    std::to_string(kMaxSize) + "]");
   std::vector<int64_t> shape = input_shape;
   std::vector<std::pair<json, LayerInfo>> out;
-  for (size_t i = 0; i < layers.size(); ++i)
-    out.push_back(resolve_layer(layers[i], shape, num_classes, LayerCtx{source, i}, i + 1 == layers.size()));
+  int64_t parameters = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    LayerCtx c{source, i};
+    out.push_back(resolve_layer(layers[i], shape, num_classes, c, i + 1 == layers.size()));
+    // Checked layer by layer, so the message names the layer that crosses the limit.
+    parameters += out.back().second.parameters;
+    if (parameters > kMaxParameters)
+      throw dg::Error(c.where() + " (" + out.back().second.type + "): the model would have " +
+                      std::to_string(parameters) + " parameters (" + fmt(double(parameters) * 4 / (1 << 30), 1) +
+                      " GiB of float32 weights), more than the limit of " + std::to_string(kMaxParameters));
+  }
   if (num_classes > 0 && (shape.size() != 1 || shape[0] != num_classes))
     throw dg::Error(source + ": the last layer's output is " + shape_string(shape) + " per example, but the data has " +
                     std::to_string(num_classes) + " classes (end with {\"type\": \"linear\", \"out\": \"classes\"})");
@@ -246,8 +297,8 @@ json ModelSpec::to_json() const {
 
 ModelSpec ModelSpec::from_json(const json& j, const std::string& source) {
   try {
-    auto input = j.at("input_shape").get<std::vector<int64_t>>();
-    int64_t classes = j.at("num_classes").get<int64_t>();
+    auto input = json_integers<int64_t>(j.at("input_shape"), source + ": \"input_shape\"");
+    int64_t classes = json_integer<int64_t>(j.at("num_classes"), source + ": \"num_classes\"");
     ModelSpec s = resolve_model_spec(j.at("layers"), source, input, classes);
     s.name = j.value("name", source);
     return s;
@@ -269,38 +320,52 @@ ModelSpec resolve_model_spec(const json& layers, const std::string& source, cons
   return s;
 }
 
+ModelSpec parse_model_file(const std::string& text, const std::string& source, const std::vector<int64_t>& input_shape,
+                           int64_t num_classes) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number beyond double's range ("1e999") is an
+    // out_of_range from the parser (fuzz finding). The "[json.exception...]" tag is dropped.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw dg::Error(source + " is not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
+  }
+  json layers = j;
+  if (j.is_object()) {
+    if (!j.contains("layers")) throw dg::Error(source + ": expected a \"layers\" list");
+    if (j.contains("input_shape")) {
+      const json& shape = j["input_shape"];
+      // Any non-list (or a list of non-integers) is a mismatch too, never a json::type_error.
+      bool same = shape.is_array() && shape.size() == input_shape.size();
+      for (size_t i = 0; same && i < input_shape.size(); ++i)
+        same = shape[i].is_number_integer() && shape[i] == input_shape[i];
+      if (!same)
+        throw dg::Error(source + ": made for inputs of shape " + shape.dump() + ", but the data has " +
+                        shape_string(input_shape));
+    }
+    layers = j["layers"];
+  }
+  return resolve_model_spec(layers, source, input_shape, num_classes);
+}
+
 ModelSpec load_model_spec(const std::string& model, const std::vector<int64_t>& input_shape, int64_t num_classes) {
   json layers = preset_layers(model);
-  std::string source = model;
-  if (layers.is_null()) {
-    bool looks_like_file = model.find('/') != std::string::npos || model.find('.') != std::string::npos;
-    if (!looks_like_file || !file_exists(model)) {
-      std::string presets;
-      for (auto& p : preset_names()) presets += (presets.empty() ? "" : ", ") + p;
-      throw dg::Error(looks_like_file ? "model file '" + model + "' not found"
-                                      : "unknown model preset '" + model + "' (presets: " + presets +
-                                            "; or give the path of a JSON model file)");
-    }
-    source = "model file '" + model + "'";
-    json j;
-    try {
-      j = json::parse(read_text_file(model));
-    } catch (const json::parse_error& e) {
-      std::string what = e.what();
-      auto pos = what.find("parse error");
-      throw dg::Error(source + " is not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
-    }
-    if (j.is_object()) {
-      if (!j.contains("layers")) throw dg::Error(source + ": expected a \"layers\" list");
-      if (j.contains("input_shape") && j["input_shape"].get<std::vector<int64_t>>() != input_shape)
-        throw dg::Error(source + ": made for inputs of shape " + j["input_shape"].dump() + ", but the data has " +
-                        shape_string(input_shape));
-      layers = j["layers"];
-    } else {
-      layers = j;
-    }
+  if (!layers.is_null()) {
+    ModelSpec s = resolve_model_spec(layers, model, input_shape, num_classes);
+    s.name = model;
+    return s;
   }
-  ModelSpec s = resolve_model_spec(layers, source, input_shape, num_classes);
+  bool looks_like_file = model.find('/') != std::string::npos || model.find('.') != std::string::npos;
+  if (!looks_like_file || !file_exists(model)) {
+    std::string presets;
+    for (auto& p : preset_names()) presets += (presets.empty() ? "" : ", ") + p;
+    throw dg::Error(looks_like_file ? "model file '" + model + "' not found"
+                                    : "unknown model preset '" + model + "' (presets: " + presets +
+                                          "; or give the path of a JSON model file)");
+  }
+  ModelSpec s = parse_model_file(read_text_file(model), "model file '" + model + "'", input_shape, num_classes);
   s.name = model;
   return s;
 }

@@ -46,6 +46,12 @@ bool is_preset(const std::string& name);
 // unreadable file, malformed JSON with line and column, unknown layer type or key,
 // sizes that do not fit).
 ModelSpec load_model_spec(const std::string& model, const std::vector<int64_t>& input_shape, int64_t num_classes);
+// The text of a model file ({"layers": [...]} or the bare list), parsed and resolved;
+// load_model_spec reads the file and calls this. Throws dg::Error (malformed JSON,
+// a bad layer, sizes over the limits: 2^30 parameters, 2^30 values in one layer's
+// output per example, 2^30 for any single size).
+ModelSpec parse_model_file(const std::string& text, const std::string& source, const std::vector<int64_t>& input_shape,
+                           int64_t num_classes);
 // Checks and fills in a list of layers for the input shape; `source` names it in errors.
 ModelSpec resolve_model_spec(const json& layers, const std::string& source, const std::vector<int64_t>& input_shape,
                              int64_t num_classes);
