@@ -67,6 +67,10 @@ TEST(CliUsage, InvalidCombinationsFoundAfterParsingExit2) {
   EXPECT_NE(r.err.find("Usage"), std::string::npos) << r.err;
   EXPECT_EQ(run("train --val-split 1.5").code, 2);
   EXPECT_EQ(run("train --schedule linear").code, 2);
+  auto aug = run("train --augment flip,rotate");
+  EXPECT_EQ(aug.code, 2) << aug.err;
+  EXPECT_NE(aug.err.find("unknown item \"rotate\""), std::string::npos) << aug.err;
+  EXPECT_EQ(run("train --augment crop:x").code, 2);
   EXPECT_EQ(run("predict somewhere.safetensors").code, 2);  // neither --index nor --npy
 }
 
@@ -243,6 +247,10 @@ TEST(CliData, CsvWithHeldOutTestRows) {
   auto acc_pos = r.out.find("test accuracy ");
   ASSERT_NE(acc_pos, std::string::npos);
   EXPECT_GE(std::stod(r.out.substr(acc_pos + 14)), 90.0) << r.out;
+  // Flips and crops need images.
+  auto aug = run("train --data csv:" + t / "d.csv" + " --model two-layer --augment flip --epochs 1 --out " + t / "r2");
+  EXPECT_EQ(aug.code, 2) << aug.err;
+  EXPECT_NE(aug.err.find("need images"), std::string::npos) << aug.err;
 }
 
 TEST(CliExplain, ModelStepAndSingleOps) {

@@ -227,7 +227,8 @@ namespace {
 const char* kResumeModel = R"({"layers": [{"type": "flatten"}, {"type": "linear", "out": 32}, {"type": "relu"},
   {"type": "dropout", "p": 0.3}, {"type": "linear", "out": "classes"}]})";
 std::string resume_args(const TempDir& t) {
-  return "--model " + t / "m.json" + " --optimizer adam --schedule onecycle --lr 0.01 --batch-size 50 "
+  // Augmented batches too: their random flips and crops must replay exactly on resume.
+  return "--model " + t / "m.json" + " --optimizer adam --schedule onecycle --lr 0.01 --batch-size 50 --augment flip,crop:2 "
          "--limit-train 600 --limit-test 100 --seed 7 --deterministic --threads 2 --no-progress";
 }
 }  // namespace

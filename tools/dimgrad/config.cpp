@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 namespace dgcli {
 
@@ -29,6 +30,9 @@ void TrainConfig::resolve_defaults() {
   if (epochs == 0) epochs = 10;
   if (optimizer.empty()) optimizer = cnn ? "adam" : "sgd";
   if (schedule.empty()) schedule = "cosine";
+  // The CNN overfits by its 5th epoch without it (train 93.5%, test 91.8% at
+  // epoch 10); random flips and 2-pixel shifts are what a person would add.
+  if (augment.empty()) augment = cnn ? "flip,crop:2" : "none";
   if (lr == 0) {
     if (optimizer == "sgd") lr = 0.05;
     else if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") lr = 1e-3;
@@ -53,6 +57,7 @@ void TrainConfig::validate() const {
   if (!(warmup >= 0 && warmup < 1)) throw UsageError("--warmup must be in [0, 1)");
   if (threads < 0) throw UsageError("--threads must not be negative");
   if (limit_train < 0 || limit_test < 0) throw UsageError("--limit-train and --limit-test must not be negative");
+  augmentation_transforms(augment);  // throws on a bad item
   if (stats_every < 1) throw UsageError("--stats-every must be at least 1");
   if (data != "fashion-mnist" && data != "mnist" && data != "cifar10" && data.rfind("csv:", 0) != 0)
     throw UsageError("--data: unknown data set '" + data + "' (fashion-mnist, mnist, cifar10 or csv:PATH)");
@@ -69,6 +74,7 @@ json TrainConfig::to_json() const {
               {"momentum", momentum},
               {"weight_decay", weight_decay},
               {"schedule", schedule},
+              {"augment", augment},
               {"warmup", warmup},
               {"seed", seed},
               {"threads", threads},
@@ -106,6 +112,7 @@ TrainConfig TrainConfig::from_json(const json& j) {
     c.momentum = j.at("momentum");
     c.weight_decay = j.at("weight_decay");
     c.schedule = j.at("schedule");
+    c.augment = j.value("augment", "none");  // runs written before the option had none
     c.warmup = j.value("warmup", 0.05);
     c.seed = integer<uint64_t>(j, "seed");
     c.threads = integer<int>(j, "threads", 0);
@@ -121,6 +128,27 @@ TrainConfig TrainConfig::from_json(const json& j) {
     throw dg::Error(std::string("training configuration is incomplete or malformed: ") + e.what());
   }
   return c;
+}
+
+std::vector<dg::data::TransformPtr> augmentation_transforms(const std::string& augment) {
+  std::vector<dg::data::TransformPtr> out;
+  if (augment == "none") return out;
+  std::stringstream items(augment);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    if (item == "flip") {
+      out.push_back(dg::data::RandomHorizontalFlip());
+    } else if (item.rfind("crop:", 0) == 0) {
+      const std::string n = item.substr(5);
+      if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError("--augment: \"" + item + "\": crop takes a padding of 0 to 99 pixels, e.g. crop:2");
+      out.push_back(dg::data::RandomCrop(std::stoll(n)));
+    } else {
+      throw UsageError("--augment: unknown item \"" + item + "\" (none, or a comma list of flip and crop:PADDING)");
+    }
+  }
+  if (out.empty()) throw UsageError("--augment: empty list (use none)");
+  return out;
 }
 
 }  // namespace dgcli

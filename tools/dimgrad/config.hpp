@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "dimgrad/data.hpp"
 
 namespace dgcli {
 
@@ -21,6 +22,7 @@ struct TrainConfig {
   double momentum = -1;                 // -1 = default (0.9 for sgd, 0 for rmsprop)
   double weight_decay = -1;             // -1 = default (0.01 for adamw, else 0)
   std::string schedule;                 // "" = the preset's default
+  std::string augment;                  // "" = the preset's default; "none" or a list: "flip,crop:2"
   double warmup = 0.05;                 // fraction of all steps (warmup-cosine)
   uint64_t seed = 0;
   int threads = 0;                      // 0 = all cores
@@ -47,5 +49,9 @@ struct TrainConfig {
 
 const std::vector<std::string>& optimizer_names();
 const std::vector<std::string>& schedule_names();
+
+// The training-batch augmentation a --augment value names ("none", or a comma list
+// of "flip" and "crop:PADDING"); throws UsageError naming the bad item.
+std::vector<dg::data::TransformPtr> augmentation_transforms(const std::string& augment);
 
 }  // namespace dgcli

@@ -141,11 +141,19 @@ int run_train(TrainConfig cfg, const ExplicitOptions& given) {
   if (n_train == 0) throw dg::Error("no training examples left (check --limit-train and --val-split)");
   // The order of epoch e is a function of (seed, e) alone, and batches are made
   // on a background thread: resuming at (epoch, batch) sees the same batches.
-  dg::data::DataLoader loader(train_set, dg::data::DataLoaderOptions()
-                                             .with_batch_size(cfg.batch_size)
-                                             .with_shuffle(true)
-                                             .with_seed(cfg.seed)
-                                             .with_prefetch(2));
+  dg::data::DataLoaderOptions loader_options = dg::data::DataLoaderOptions()
+                                                   .with_batch_size(cfg.batch_size)
+                                                   .with_shuffle(true)
+                                                   .with_seed(cfg.seed)
+                                                   .with_prefetch(2);
+  // Random flips and crops draw from a generator seeded by (seed, epoch, batch):
+  // a resumed run sees the same augmented batches.
+  if (info.example_shape.size() == 3)
+    for (auto& t : augmentation_transforms(cfg.augment)) loader_options.with_transform(t);
+  else if (cfg.augment != "none")
+    throw UsageError("--augment " + cfg.augment + ": flips and crops need images, and " + info.name + " has " +
+                     std::to_string(info.example_shape.size()) + "-d examples (use --augment none)");
+  dg::data::DataLoader loader(train_set, loader_options);
   const int64_t batches = loader.num_batches();
   Schedule schedule(cfg, *optimizer, batches);
 
