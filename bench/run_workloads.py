@@ -8,18 +8,25 @@ Markdown tables of samples/s: median [min-max] over the rounds.
   bench/run_workloads.py sweep   [--rounds 3] [--workloads W1,W3]    PyTorch thread/BLAS settings
   bench/run_workloads.py scaling [--rounds 3] [--batches 16,64,256,1024]   W1, 1 thread
 
-compare: dimgrad with 1 and 2 threads (dg::set_num_threads), PyTorch and
-LibTorch with 1 and 2 threads under the environment that `sweep` found best
-for that thread count (--env1 / --env2 override it); the best of each
-framework's settings per workload, and the ratios dimgrad / best PyTorch and
-dimgrad / best LibTorch. Every JSON line is kept in --out (default
-/tmp/dg-workloads). A run whose final loss is not well below ln(10) is
-reported as a failure.
+compare: dimgrad with 1 and 2 threads (dg::set_num_threads); PyTorch and
+LibTorch in the three settings `sweep` found worth keeping (SETTINGS below):
+one core (torch.set_num_threads(1), OpenBLAS 1 thread), the defaults with
+torch.set_num_threads(1) (OpenBLAS keeps its own pool of 2 threads for
+products), and torch.set_num_threads(2) with OpenBLAS 1 thread (2 OpenMP
+threads + 2 OpenBLAS threads on 2 cores was 5-30x slower). Then the best
+setting of each framework per workload, and the ratios dimgrad / best
+PyTorch and dimgrad / best LibTorch. Every JSON line is kept in --out
+(default /tmp/dg-workloads; --append adds rounds to those already there).
+A training run whose final loss is not well below ln(10) is reported as a
+failure (scaling: only marked, since 58 steps of batch 1024 do not get there).
+
+scaling compares one core each: PyTorch runs with torch.set_num_threads(1)
+and OPENBLAS_NUM_THREADS=1 (without the latter, OpenBLAS still multiplies on
+2 threads).
 """
 import argparse
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -28,12 +35,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"  # Debian's python3-torch
 
-# PyTorch's (and LibTorch's: the same OpenBLAS) best settings per thread count,
-# from `sweep` (docs/performance.md). "-VAR" unsets VAR.
-DEFAULT_ENV = {
-    1: "-OPENBLAS_NUM_THREADS -OMP_NUM_THREADS -OPENBLAS_CORETYPE",
-    2: "OPENBLAS_NUM_THREADS=1 -OMP_NUM_THREADS -OPENBLAS_CORETYPE",
-}
+# PyTorch's and LibTorch's settings (the same OpenBLAS in both): label, torch
+# threads, environment ("-VAR" unsets VAR). OPENBLAS_CORETYPE=Haswell made no
+# consistent difference in `sweep`, so it is unset throughout.
+SETTINGS = [
+    ("1", 1, "OPENBLAS_NUM_THREADS=1 -OMP_NUM_THREADS -OPENBLAS_CORETYPE"),
+    ("1+BLAS2", 1, "-OPENBLAS_NUM_THREADS -OMP_NUM_THREADS -OPENBLAS_CORETYPE"),
+    ("2", 2, "OPENBLAS_NUM_THREADS=1 -OMP_NUM_THREADS -OPENBLAS_CORETYPE"),
+]
+ONE_CORE_ENV = SETTINGS[0][2]
 
 SWEEP_ENVS = [
     "-OPENBLAS_NUM_THREADS -OMP_NUM_THREADS -OPENBLAS_CORETYPE",
@@ -81,13 +91,19 @@ def command(args, framework, workload, threads, batch=0):
 
 def run_one(args, key, framework, workload, threads, env_spec="", batch=0):
     cmd = command(args, framework, workload, threads, batch)
-    p = subprocess.run(cmd, env=make_env(env_spec), capture_output=True, text=True)
+    env = make_env(env_spec)
+    if framework == "dimgrad":
+        # libdimgrad.so from --build first: a copy of the build (see --build) stays
+        # consistent while someone rebuilds the tree.
+        env["LD_LIBRARY_PATH"] = os.path.abspath(args.build) + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
     try:
         r = json.loads(line)
     except json.JSONDecodeError:
         r = {"ok": False, "samples_per_s": float("nan"), "error": p.stderr.strip()[-500:]}
     r["key"], r["env"], r["returncode"] = key, env_spec, p.returncode
+    r.setdefault("workload", workload)
     r["loadavg"] = open("/proc/loadavg").read().split()[0]
     with open(os.path.join(args.out, "results.jsonl"), "a") as f:
         f.write(json.dumps(r) + "\n")
@@ -97,12 +113,14 @@ def run_one(args, key, framework, workload, threads, env_spec="", batch=0):
     return r
 
 
-def summary(rs):
-    v = [r["samples_per_s"] for r in rs if r.get("ok")]
-    if not v:
+def summary(rs, require_ok=True):
+    good = [r for r in rs if "peak_rss_mb" in r and (r.get("ok") or not require_ok)]
+    if not good:
         return None
+    v = [r["samples_per_s"] for r in good]
     return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v),
-            "rss": statistics.median(r["peak_rss_mb"] for r in rs if r.get("ok")),
+            "rss": statistics.median(r["peak_rss_mb"] for r in good),
+            "loss": statistics.median(r["final_loss"] for r in good),
             "failed": sum(1 for r in rs if not r.get("ok"))}
 
 
@@ -133,40 +151,53 @@ def sweep(args):
 # ----------------------------------------------------------------- compare
 def compare(args):
     workloads = args.workloads.split(",")
-    env = {1: args.env1, 2: args.env2}
-    runs = [("dimgrad", 1), ("pytorch", 1), ("libtorch", 1), ("dimgrad", 2), ("pytorch", 2), ("libtorch", 2)]
     have_lt = os.access(os.path.join(args.build, "bench", "libtorch_workloads"), os.X_OK)
-    if not have_lt:
-        runs = [r for r in runs if r[0] != "libtorch"]
+    runs = [("dimgrad", "1", 1, ""), ("dimgrad", "2", 2, "")]
+    for fw in ("pytorch", "libtorch") if have_lt else ("pytorch",):
+        runs += [(fw, label, t, e) for label, t, e in SETTINGS]
+    # Interleaved: dimgrad, PyTorch, LibTorch, dimgrad, ...
+    order = sorted(range(len(runs)), key=lambda i: (runs[i][1] != "1", runs[i][1]))
     res = {}
+    if args.append:  # earlier rounds kept in --out count too
+        path = os.path.join(args.out, "results.jsonl")
+        for r in map(json.loads, open(path) if os.path.exists(path) else []):
+            fw, _, label = r["key"].partition(" ")
+            if (fw, label) in {(f, lb) for f, lb, _, _ in runs} and r["workload"] in workloads:
+                res.setdefault((r["workload"], fw, label), []).append(r)
+    else:
+        open(os.path.join(args.out, "results.jsonl"), "w").close()
     for _ in range(args.rounds):
         for w in workloads:
-            for fw, t in runs:
-                e = "" if fw == "dimgrad" else env[t]
-                res.setdefault((w, fw, t), []).append(run_one(args, f"{fw} t{t}", fw, w, t, e))
+            for i in order:
+                fw, label, t, e = runs[i]
+                res.setdefault((w, fw, label), []).append(run_one(args, f"{fw} {label}", fw, w, t, e))
 
-    print(f"PyTorch/LibTorch environment: 1 thread `{env[1]}`, 2 threads `{env[2]}`; "
-          f"{args.rounds} rounds; {'chrt -f 10' if CHRT else 'no real-time priority'}.\n")
+    rounds = max(len(v) for v in res.values())
+    print(f"{rounds} rounds; {'chrt -f 10' if CHRT else 'no real-time priority'}. Settings: "
+          + "; ".join(f"`{label}` = torch threads {t}, `{e}`" for label, t, e in SETTINGS) + "\n")
     print("samples/s, median [min–max]:\n")
-    print("| workload | " + " | ".join(f"{fw} {t} thr" for fw, t in runs) + " |")
+    print("| workload | " + " | ".join(f"{fw} {label}" for fw, label, _, _ in runs) + " |")
     print("|---|" + "---|" * len(runs))
     for w in workloads:
-        print(f"| {w} | " + " | ".join(cell(summary(res[(w, fw, t)])) for fw, t in runs) + " |")
+        print(f"| {w} | " + " | ".join(cell(summary(res[(w, fw, label)])) for fw, label, _, _ in runs) + " |")
 
     def best(w, fw):
-        c = [(summary(res[(w, f, t)]), t) for f, t in runs if f == fw]
-        c = [(s, t) for s, t in c if s]
-        return max(c, key=lambda x: x[0]["median"]) if c else (None, 0)
+        c = [(summary(res[(w, f, label)]), label) for f, label, _, _ in runs if f == fw]
+        c = [(s, label) for s, label in c if s]
+        return max(c, key=lambda x: x[0]["median"]) if c else (None, "")
 
-    print("\nBest setting of each framework; ratios of medians; peak RSS (MB, median):\n")
-    print("| workload | dimgrad | PyTorch | LibTorch | dimgrad / PyTorch | dimgrad / LibTorch | peak RSS dimgrad / PyTorch / LibTorch |")
-    print("|---|---|---|---|---|---|---|")
+    ratio = lambda a, b: f"{a['median'] / b['median']:.2f}" if a and b else "–"
+    print("\nBest setting of each framework; ratios of medians; peak RSS (MB, median); final loss:\n")
+    print("| workload | dimgrad | PyTorch | LibTorch | dimgrad / PyTorch | dimgrad / LibTorch | "
+          "dimgrad 1 / PyTorch 1 (one core each) | peak RSS dimgrad / PyTorch / LibTorch | final loss |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for w in workloads:
-        (d, dt), (p, pt), (l, lt) = best(w, "dimgrad"), best(w, "pytorch"), best(w, "libtorch")
-        ratio = lambda a, b: f"{a['median'] / b['median']:.2f}" if a and b else "–"
+        (d, dl), (p, pl), (l, ll) = best(w, "dimgrad"), best(w, "pytorch"), best(w, "libtorch")
+        d1, p1 = summary(res[(w, "dimgrad", "1")]), summary(res[(w, "pytorch", "1")])
         rss = " / ".join(f"{s['rss']:.0f}" if s else "–" for s in (d, p, l))
-        print(f"| {w} | {cell(d)} ({dt} thr) | {cell(p)} ({pt} thr) | "
-              f"{cell(l) + f' ({lt} thr)' if l else '–'} | {ratio(d, p)} | {ratio(d, l)} | {rss} |")
+        loss = " / ".join(f"{s['loss']:.3f}" if s else "–" for s in (d, p, l))
+        print(f"| {w} | {cell(d)} ({dl}) | {cell(p)} ({pl}) | "
+              f"{cell(l) + f' ({ll})' if l else '–'} | {ratio(d, p)} | {ratio(d, l)} | {ratio(d1, p1)} | {rss} | {loss} |")
 
 
 # ----------------------------------------------------------------- scaling
@@ -176,27 +207,31 @@ def scaling(args):
     for _ in range(args.rounds):
         for b in batches:
             for fw in ("dimgrad", "pytorch"):
-                e = "" if fw == "dimgrad" else args.env1
+                e = "" if fw == "dimgrad" else ONE_CORE_ENV
                 res.setdefault((b, fw), []).append(run_one(args, f"{fw} t1 b{b}", fw, "W1", 1, e, batch=b))
-    print("W1, 1 thread, samples/s median [min–max]:\n")
-    print("| batch | dimgrad | PyTorch | dimgrad / PyTorch |")
-    print("|---|---|---|---|")
+    print(f"W1, one core each (PyTorch: `{ONE_CORE_ENV}`), samples/s median [min–max]:\n")
+    print("| batch | steps | dimgrad | PyTorch | dimgrad / PyTorch | final loss dimgrad / PyTorch |")
+    print("|---|---|---|---|---|---|")
     for b in batches:
-        d, p = summary(res[(b, "dimgrad")]), summary(res[(b, "pytorch")])
+        d, p = summary(res[(b, "dimgrad")], False), summary(res[(b, "pytorch")], False)
         ratio = f"{d['median'] / p['median']:.2f}" if d and p else "–"
-        print(f"| {b} | {cell(d)} | {cell(p)} | {ratio} |")
+        steps = res[(b, "dimgrad")][0].get("steps", "?")
+        loss = " / ".join(f"{s['loss']:.3f}" if s else "–" for s in (d, p))
+        print(f"| {b} | {steps} | {cell(d).split(' (')[0]} | {cell(p).split(' (')[0]} | {ratio} | {loss} |")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["compare", "sweep", "scaling"])
-    ap.add_argument("--build", default="build")
+    ap.add_argument("--build", default="build",
+                    help="build folder with bench/dg_workloads, bench/libtorch_workloads and libdimgrad.so.0 (or a "
+                         "copy of those three, so that a rebuild of the tree during the runs changes nothing)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workloads", default=None)
     ap.add_argument("--batches", default="16,64,256,1024")
-    ap.add_argument("--env1", default=DEFAULT_ENV[1], help="environment of PyTorch/LibTorch with 1 thread")
-    ap.add_argument("--env2", default=DEFAULT_ENV[2], help="environment of PyTorch/LibTorch with 2 threads")
     ap.add_argument("--out", default="/tmp/dg-workloads")
+    ap.add_argument("--append", action="store_true",
+                    help="compare: add these rounds to those already in --out/results.jsonl")
     args = ap.parse_args()
     if args.workloads is None:
         args.workloads = "W1,W3" if args.mode == "sweep" else "W1,W2,W2-infer,W3,W4"
