@@ -19,6 +19,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -174,10 +175,14 @@ TEST(CrashSafeSaving, SigkillDuringCheckpointWritesThenResume) {
     pid = spawn_cli({"train", "--resume", run, "--no-progress"}, log);
     ASSERT_TRUE(wait_for_checkpoint_write(pid, run, 300, status))
         << "the resumed run ended before writing a checkpoint (status " << status << "):\n" << read_text(log);
-    // Three kills in four at a random moment within the shortest write time
-    // seen (so while the file is being written); the fourth at a random moment
-    // up to 5 ms after the write completed, so the checkpoint advances too.
-    if (rng() % 4 != 0) {
+    // One kill in four as soon as the temporary file appears, two at a random
+    // moment within the shortest write time seen (so while the file is being
+    // written), the fourth at a random moment up to 5 ms after the write
+    // completed, so the checkpoint advances too.
+    const uint64_t kind = rng() % 4;
+    if (kind == 1) {
+      // At once: the temporary file has just appeared, so the write is surely under way.
+    } else if (kind != 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint64_t>(write_us)));
     } else {
       while (::access((run + "/" + checkpoint_temp(pid)).c_str(), F_OK) == 0)
@@ -246,5 +251,7 @@ TEST(CrashSafeSaving, SigkillDuringCheckpointWritesThenResume) {
   RecordProperty("kills", static_cast<int>(kills));
   RecordProperty("kills_mid_write", static_cast<int>(mid_write));
   // The kill moments did hit checkpoint writes (not only the time after them).
-  EXPECT_GE(mid_write, kills / 2);
+  // A quarter of the kills land at once; how many of the random ones still find
+  // the write under way depends on the machine's load, so the bound is loose.
+  EXPECT_GE(mid_write, std::max<int64_t>(1, kills / 5));
 }

