@@ -7,6 +7,7 @@ packages=(
   libdnnl-dev libopenblas-dev libomp-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist python3-numpy
+  clang libclang-rt-14-dev   # the libFuzzer targets (fuzz/), run by scripts/test.sh
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch libtorch-dev libblis-dev linux-perf)
