@@ -66,6 +66,10 @@ TEST(CliUsage, InvalidCombinationsFoundAfterParsingExit2) {
   EXPECT_NE(r.err.find("adamw"), std::string::npos) << "the message should list the valid names:\n" << r.err;
   EXPECT_NE(r.err.find("Usage"), std::string::npos) << r.err;
   EXPECT_EQ(run("train --val-split 1.5").code, 2);
+  // epochs × batches would overflow the schedule's step count (fuzz finding via a checkpoint).
+  auto e = run("train --epochs 4611686018427387904");
+  EXPECT_EQ(e.code, 2) << e.err;
+  EXPECT_NE(e.err.find("--epochs must be in [1, 1000000]"), std::string::npos) << e.err;
   EXPECT_EQ(run("train --schedule linear").code, 2);
   auto aug = run("train --augment flip,rotate");
   EXPECT_EQ(aug.code, 2) << aug.err;
