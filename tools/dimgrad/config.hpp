@@ -16,7 +16,7 @@ struct TrainConfig {
   std::string data = "fashion-mnist";   // fashion-mnist | mnist | cifar10 | csv:PATH
   std::string data_dir;                 // "" = the data set's default folder
   int64_t epochs = 0;                   // 0 = the preset's default
-  int64_t batch_size = 128;
+  int64_t batch_size = 0;               // 0 = the preset's default (64 for cnn, else 128)
   std::string optimizer;                // "" = the preset's default
   double lr = 0;                        // 0 = the optimizer's default for the preset
   double momentum = -1;                 // -1 = default (0.9 for sgd, 0 for rmsprop)
