@@ -15,18 +15,12 @@
 
 #include "dimgrad/nn/loss.hpp"
 #include "ops/nn_simd.hpp"
+#include "ops/loss_reduction.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
 namespace ops {
 namespace {
-
-enum class Red { None, Mean, Sum };
-Red to_red(const nn::reduction_t& r) {
-  if (std::holds_alternative<enumtype::kNone>(r)) return Red::None;
-  if (std::holds_alternative<enumtype::kSum>(r)) return Red::Sum;
-  return Red::Mean;
-}
 
 // Logits [N, C, d...] seen as `outer` samples × C classes × S positions: element
 // (o, c, s) lives at (o·C + c)·S + s, and a "row" is one (o, s) pair.

@@ -11,18 +11,12 @@
 #include <cmath>
 
 #include "dimgrad/nn/loss.hpp"
+#include "ops/loss_reduction.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
 namespace ops {
 namespace {
-
-enum class Red { None, Mean, Sum };
-Red to_red(const nn::reduction_t& r) {
-  if (std::holds_alternative<enumtype::kNone>(r)) return Red::None;
-  if (std::holds_alternative<enumtype::kSum>(r)) return Red::Sum;
-  return Red::Mean;
-}
 
 struct BinaryCrossEntropyBackward : Node {
   BinaryCrossEntropyBackward() : Node(OpKind::BinaryCrossEntropy) {}
