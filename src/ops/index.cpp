@@ -2,6 +2,8 @@
 //
 // Picking elements is linear, so the backward sends each gradient element back to
 // where its value came from; an element picked twice receives the sum (rule 2).
+#include <omp.h>
+
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -30,12 +32,19 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
   const size_t es = a.element_size();
   const char* src = static_cast<const char*>(a.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
-  for (int64_t o = 0; o < g.outer; ++o)
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t r = ix[j] < 0 ? ix[j] + size : ix[j];
-      std::memcpy(dst + static_cast<size_t>((o * n + j) * g.inner) * es,
-                  src + static_cast<size_t>((o * size + r) * g.inner) * es, static_cast<size_t>(g.inner) * es);
-    }
+  // Picking a batch of rows from a large data set is bound by memory latency
+  // (each row is a cache miss in a different place): two threads keep twice the
+  // misses in flight. Below ~64 KiB the copy is too short to share.
+  const int64_t rows = g.outer * n;
+  const int64_t bytes = static_cast<int64_t>(es) * rows * g.inner;
+  const bool par = rows > 1 && bytes >= (int64_t(1) << 16) && omp_get_max_threads() > 1 && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t k = 0; k < rows; ++k) {
+    const int64_t o = k / n, j = k % n;
+    const int64_t r = ix[j] < 0 ? ix[j] + size : ix[j];
+    std::memcpy(dst + static_cast<size_t>((o * n + j) * g.inner) * es,
+                src + static_cast<size_t>((o * size + r) * g.inner) * es, static_cast<size_t>(g.inner) * es);
+  }
   return out;
 }
 

@@ -9,10 +9,14 @@
 // Windows overlap when stride < kernel: a pixel then collects from several, which
 // is why backward adds (+=) instead of assigning.
 #include <omp.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "dimgrad/nn/pooling.hpp"
@@ -106,16 +110,83 @@ std::vector<TapRange> tap_ranges(int64_t out, int64_t size, int64_t k, int64_t s
   return r;
 }
 
+#if DG_SIMD_DISPATCH
+// The 2×2 / stride-2 window on one float plane, 16 outputs per step with
+// AVX-512 (the portable loop below reads its inputs at stride 2, which the
+// compiler turns into slow lane shuffling per element). Each step loads 32
+// columns of both input rows, separates their even and odd columns with one
+// permute each, and makes the same four branch-free selects in the same order
+// as the portable loop: first maximum wins ties, a NaN is taken. The tail of a
+// row (and rows shorter than 16 outputs, such as 14 or 7) uses masked loads and
+// stores. Indices are computed in 32 bits (the caller checks H·W < 2³¹) and
+// widened to int64 for storing (the maskz forms: GCC 12 warns about the
+// undefined registers the plain ones start from).
+DG_TARGET_AVX512 void max_pool_k2s2_plane_avx512(const float* xp, int64_t W, int64_t OH, int64_t OW, float* yp,
+                                                 int64_t* ip) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i off01 = _mm512_set1_epi32(1), off10 = _mm512_set1_epi32(static_cast<int32_t>(W)),
+                off11 = _mm512_set1_epi32(static_cast<int32_t>(W + 1));
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = xp + 2 * oh * W;
+    const float* r1 = r0 + W;
+    float* yr = yp + oh * OW;
+    int64_t* ir = ip + oh * OW;
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+      const int64_t n = std::min<int64_t>(16, OW - ow), in = 2 * n;  // outputs, inputs per row
+      const auto out_mask = static_cast<__mmask16>((1u << n) - 1);
+      const auto lo_mask = static_cast<__mmask16>(in >= 16 ? 0xFFFFu : (1u << in) - 1);
+      const auto hi_mask = static_cast<__mmask16>(in > 16 ? (1u << (in - 16)) - 1 : 0u);
+      const float* a = r0 + 2 * ow;
+      const float* b = r1 + 2 * ow;
+      const __m512 a_lo = _mm512_maskz_loadu_ps(lo_mask, a), a_hi = _mm512_maskz_loadu_ps(hi_mask, a + 16);
+      const __m512 b_lo = _mm512_maskz_loadu_ps(lo_mask, b), b_hi = _mm512_maskz_loadu_ps(hi_mask, b + 16);
+      const __m512 v00 = _mm512_permutex2var_ps(a_lo, even, a_hi), v01 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+      const __m512 v10 = _mm512_permutex2var_ps(b_lo, even, b_hi), v11 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+      __m512 best = v00;
+      __m512i off = _mm512_setzero_si512();
+      // take v when v > best or v is NaN (spelled out: a lambda here would not be compiled for AVX-512)
+      __mmask16 take = _mm512_cmp_ps_mask(v01, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
+      best = _mm512_mask_mov_ps(best, take, v01);
+      off = _mm512_mask_mov_epi32(off, take, off01);
+      take = _mm512_cmp_ps_mask(v10, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
+      best = _mm512_mask_mov_ps(best, take, v10);
+      off = _mm512_mask_mov_epi32(off, take, off10);
+      take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
+      best = _mm512_mask_mov_ps(best, take, v11);
+      off = _mm512_mask_mov_epi32(off, take, off11);
+      // plane index of the winner: (2·oh)·W + 2·(ow + lane) + its offset in the window
+      const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * oh * W + 2 * ow)),
+                                           _mm512_add_epi32(even, off));
+      _mm512_mask_storeu_ps(yr + ow, out_mask, best);
+      _mm512_mask_storeu_epi64(ir + ow, static_cast<__mmask8>(out_mask & 0xFF),
+                               _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 0)));
+      _mm512_mask_storeu_epi64(ir + ow + 8, static_cast<__mmask8>(out_mask >> 8),
+                               _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 1)));
+    }
+  }
+}
+#endif
+
 template <class T> void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* idx) {
   const auto rows = tap_ranges(s.OH, s.H, s.KH, s.SH, s.PH, s.DH);
   const auto cols = tap_ranges(s.OW, s.W, s.KW, s.SW, s.PW, s.DW);
   const bool k2s2 = s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 &&
                     s.DW == 1 && 2 * s.OH <= s.H && 2 * s.OW <= s.W;
+  [[maybe_unused]] const bool avx512_plane = kernels::active_isa() == kernels::Isa::Avx512 && s.H * s.W < (int64_t(1) << 31);
 #pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
   for (int64_t p = 0; p < s.P; ++p) {
     const T* xp = x + p * s.H * s.W;
     T* yp = y + p * s.OH * s.OW;
     int64_t* ip = idx + p * s.OH * s.OW;
+#if DG_SIMD_DISPATCH
+    if constexpr (std::is_same_v<T, float>) {
+      if (k2s2 && avx512_plane) {
+        max_pool_k2s2_plane_avx512(xp, s.W, s.OH, s.OW, yp, ip);
+        continue;
+      }
+    }
+#endif
     for (int64_t oh = 0; oh < s.OH; ++oh) {
       if (k2s2) {
         // The common 2×2 / stride 2 window: four reads, no bounds to check.

@@ -1,7 +1,11 @@
 // Pooling: float64 gradchecks (inputs away from ties), golden values against
 // PyTorch, hand-computed cases, the layers and their shape errors.
 #include "dimgrad/nn/pooling.hpp"
+#include "kernels/simd.hpp"
 #include "test_conv_fixture_util.hpp"
+
+#include <limits>
+#include <vector>
 
 using namespace dg;
 namespace F = dg::nn::functional;
@@ -80,6 +84,63 @@ TEST(Pool, HandComputed) {
   a.sum().backward();
   EXPECT_NEAR(z.grad().reshape({-1}).data_ptr<double>()[5], 2.0 / 9.0, 1e-15);
   EXPECT_NEAR(z.grad().reshape({-1}).data_ptr<double>()[0], 1.0 / 9.0, 1e-15);
+}
+
+// The 2×2 / stride-2 max pool has an AVX-512 kernel for float planes (16
+// outputs per step, masked tails). On every instruction set the CPU has, it must
+// give what the PyTorch rule gives — the first maximum of the window in reading
+// order wins ties, a NaN wins over numbers (the last NaN when there are several)
+// — for rows shorter than, equal to and longer than 16 outputs, odd widths (the
+// last column is never read) and odd heights (the last row is never read).
+TEST(Pool, MaxPool2x2SameOnEveryIsaAsTheRule) {
+  const kernels::Isa saved = kernels::active_isa();
+  const int threads = get_num_threads();
+  manual_seed(5);
+  for (int64_t H : {2, 3, 6}) {
+    for (int64_t W : {2, 3, 14, 15, 28, 31, 32, 33, 34, 47, 64, 66}) {
+      const int64_t P = 3, OH = H / 2, OW = W / 2;
+      // Few distinct values, so windows have ties; some NaNs and infinities.
+      Tensor x = (randint(0, 5, {P, 1, H, W}).to(kFloat) - 2.0f).contiguous();
+      float* xs = x.data_ptr<float>();
+      for (int64_t i = 0; i < x.numel(); i += 13) xs[i] = std::nanf("");
+      for (int64_t i = 5; i < x.numel(); i += 17) xs[i] = -std::numeric_limits<float>::infinity();
+      std::vector<float> want_y;
+      std::vector<int64_t> want_i;
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            float best = 0;
+            int64_t arg = -1;
+            for (int64_t i = 0; i < 2; ++i)
+              for (int64_t j = 0; j < 2; ++j) {
+                const int64_t at = (2 * oh + i) * W + 2 * ow + j;
+                const float v = xs[p * H * W + at];
+                if (arg < 0 || v > best || std::isnan(v)) best = v, arg = at;
+              }
+            want_y.push_back(best);
+            want_i.push_back(arg);
+          }
+      for (kernels::Isa isa : {kernels::Isa::Generic, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+        if (static_cast<int>(isa) > static_cast<int>(kernels::cpu_isa())) continue;
+        kernels::set_isa(isa);
+        for (int t : {1, 2}) {
+          set_num_threads(t);
+          auto [y, idx] = max_pool2d_with_indices(x, 2);
+          ASSERT_EQ(y.numel(), static_cast<int64_t>(want_y.size()));
+          const std::string where = std::string(kernels::isa_name(isa)) + ", H=" + std::to_string(H) +
+                                    ", W=" + std::to_string(W) + ", " + std::to_string(t) + " thread(s)";
+          for (int64_t k = 0; k < y.numel(); ++k) {
+            const float got = y.data_ptr<float>()[k];
+            ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
+                << where << ": y[" << k << "] = " << got << ", want " << want_y[k];
+            ASSERT_EQ(idx.data_ptr<int64_t>()[k], want_i[k]) << where << ": index " << k;
+          }
+        }
+      }
+    }
+  }
+  kernels::set_isa(saved);
+  set_num_threads(threads);
 }
 
 TEST(Pool, GoldenAgainstPyTorch) {
