@@ -2,6 +2,9 @@
 // the forward guard that gives shape errors their module path and shape trail.
 #include "dimgrad/nn/module.hpp"
 
+#include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/pooling.hpp"
+
 #include <algorithm>
 #include <iomanip>
 #include <set>
@@ -346,7 +349,16 @@ void SequentialImpl::append(const std::string& name, std::shared_ptr<Module> m) 
 Tensor SequentialImpl::forward(const Tensor& x) {
   ForwardGuard guard(*this, x);
   Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    // ReLU → MaxPool2d: the ReLU runs after the pooling (MaxPool2dImpl::forward_after_relu).
+    if (i + 1 < layers_.size() && dynamic_cast<ReLUImpl*>(layers_[i].get()))
+      if (auto* pool = dynamic_cast<MaxPool2dImpl*>(layers_[i + 1].get())) {
+        h = pool->forward_after_relu(*layers_[i], h);
+        ++i;
+        continue;
+      }
+    h = layers_[i]->forward(h);
+  }
   return h;
 }
 

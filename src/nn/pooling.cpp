@@ -68,6 +68,23 @@ Tensor MaxPool2dImpl::forward(const Tensor& input) {
   return guard.done(functional::max_pool2d(input, options));
 }
 
+Tensor MaxPool2dImpl::forward_after_relu(Module& relu, const Tensor& input) {
+  {
+    ForwardGuard relu_guard(relu, input);
+    if (!input.defined()) return relu.forward(input);  // the ReLU reports it, as when run alone
+    relu_guard.done(input);  // the trail shows the ReLU's output shape: the input's
+  }
+  ForwardGuard guard(*this, input);
+  check_input(guard, input);
+  Tensor pooled = functional::max_pool2d(input, options);
+  Tensor y;
+  {
+    ForwardGuard relu_path(relu, pooled);  // the relu op is named by the ReLU layer's path
+    y = dg::relu(pooled);
+  }
+  return guard.done(y);
+}
+
 std::tuple<Tensor, Tensor> MaxPool2dImpl::forward_with_indices(const Tensor& input) {
   ForwardGuard guard(*this, input);
   check_input(guard, input);

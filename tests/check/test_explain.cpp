@@ -120,7 +120,9 @@ TEST(Explain, ExplainedShapesAgreeWithTheEngine) {
     }
     bool any_leaf = false;
     for (auto& l : leaves) any_leaf = any_leaf || l != nullptr;
-    if (any_leaf) EXPECT_GT(checked, 0) << "no explained gradient was compared with the engine's";
+    if (any_leaf) {
+      EXPECT_GT(checked, 0) << "no explained gradient was compared with the engine's";
+    }
   }
 }
 

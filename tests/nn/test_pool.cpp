@@ -1,9 +1,12 @@
 // Pooling: float64 gradchecks (inputs away from ties), golden values against
 // PyTorch, hand-computed cases, the layers and their shape errors.
+#include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/conv.hpp"
 #include "dimgrad/nn/pooling.hpp"
 #include "kernels/simd.hpp"
 #include "test_conv_fixture_util.hpp"
 
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -214,6 +217,66 @@ TEST(PoolModules, BadInputNamesPathAndShapes) {
   EXPECT_THROW(max_pool2d(randn({1, 1, 4, 4}), 2, 2, 2), Error);  // padding > kernel / 2
   msg = nn2_test::shape_error_of([&] { max_pool2d(randn({1, 1, 2, 2}), 3); });
   EXPECT_NE(msg.find("max_pool2d: the input [1, 1, 2, 2] is too small for kernel [3]"), std::string::npos) << msg;
+}
+
+void expect_same_bits(const Tensor& a, const Tensor& b, const char* what) {
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  ASSERT_EQ(std::memcmp(a.data_ptr<float>(), b.data_ptr<float>(), sizeof(float) * static_cast<size_t>(a.numel())), 0)
+      << what << " differs";
+}
+
+// Sequential runs ReLU → MaxPool2d as max pool then ReLU (forward_after_relu).
+// Against the two layers run one by one: the same output bits and the same
+// gradients, bit for bit, for windows all ≤ 0 (ties at 0 after the ReLU), with
+// -0.0, NaN and padding; the same shape trail and module paths in errors.
+TEST(PoolModules, ReluThenMaxPoolInSequentialSameAsOneByOne) {
+  manual_seed(9);
+  for (const auto& opts : {nn::MaxPool2dOptions(2), nn::MaxPool2dOptions(3).stride(2).padding(1).ceil_mode(true)}) {
+    nn::Sequential fused(nn::Conv2d(nn::Conv2dOptions(2, 3, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(opts));
+    nn::Conv2d conv(nn::Conv2dOptions(2, 3, 3).padding(1));
+    nn::ReLU relu;
+    nn::MaxPool2d pool(opts);
+    {
+      NoGradGuard no_grad;
+      conv->weight.copy_(fused->at<nn::Conv2dImpl>(0)->weight);
+      conv->bias.copy_(fused->at<nn::Conv2dImpl>(0)->bias);
+    }
+    // Integer inputs: many ties and all-negative windows.
+    Tensor x = randint(-3, 3, {2, 2, 7, 8}).to(kFloat);
+    Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+    Tensor y1 = fused->forward(x1), y2 = pool->forward(relu->forward(conv->forward(x2)));
+    ASSERT_EQ(y1.sizes(), y2.sizes());
+    expect_same_bits(y1, y2, "y");
+    Tensor dy = randn(y1.sizes());
+    y1.backward(dy);
+    y2.backward(dy);
+    expect_same_bits(x1.grad(), x2.grad(), "dx");
+    expect_same_bits(fused->at<nn::Conv2dImpl>(0)->weight.grad(), conv->weight.grad(), "dW");
+    expect_same_bits(fused->at<nn::Conv2dImpl>(0)->bias.grad(), conv->bias.grad(), "db");
+    EXPECT_EQ(y1.grad_fn()->module_path, "1");  // the last op is the relu, named by the ReLU layer
+  }
+  {
+    // NaN (taken by both max and relu), -0.0 and zeros straight into the pair.
+    nn::Sequential pair(nn::ReLU(), nn::MaxPool2d(2));
+    Tensor x = randint(-2, 2, {1, 3, 6, 6}).to(kFloat);
+    x.data_ptr<float>()[3] = std::nanf("");
+    x.data_ptr<float>()[40] = -0.0f;
+    x.data_ptr<float>()[41] = -0.0f;
+    Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+    Tensor y1 = pair->forward(x1), y2 = max_pool2d(relu(x2), 2);
+    expect_same_bits(y1, y2, "y");
+    Tensor dy = randn(y1.sizes());
+    y1.backward(dy);
+    y2.backward(dy);
+    expect_same_bits(x1.grad(), x2.grad(), "dx");
+  }
+  // Errors still name the pooling layer and show the ReLU in the trail.
+  nn::Sequential net(nn::ReLU(), nn::MaxPool2d(2), nn::ReLU(), nn::MaxPool2d(4));
+  const std::string msg = nn2_test::shape_error_of([&] { net->forward(randn({1, 2, 6, 6})); });
+  EXPECT_NE(msg.find("3 (MaxPool2d k4 s4) expected input [N, C, H, W] with H ≥ 4 and W ≥ 4, got [1, 2, 3, 3]"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("0 [1, 2, 6, 6] → 1 [1, 2, 3, 3] → 2 [1, 2, 3, 3]"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -83,6 +83,13 @@ class MaxPool2dImpl : public Module {
   Tensor forward(const Tensor& input) override;
   // The output and the int64 argmax positions (as F::max_pool2d_with_indices).
   std::tuple<Tensor, Tensor> forward_with_indices(const Tensor& input);
+  // forward(relu->forward(input)), computed as relu(max_pool2d(input)): the
+  // same values and the same gradients (max is monotone, and a window whose
+  // maximum is ≤ 0 passes no gradient either way), but the ReLU and its
+  // backward run on the pooled tensor, a quarter of the size for 2×2 windows.
+  // Sequential uses it for a ReLU followed by a MaxPool2d. Both layers appear
+  // in the shape trail and name their ops (module paths) as when run one by one.
+  Tensor forward_after_relu(Module& relu, const Tensor& input);
   void reset() {}
   void pretty_print(std::ostream& os) const override;  // "MaxPool2d k2 s2"
   MaxPool2dOptions options;
