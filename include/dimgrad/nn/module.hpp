@@ -254,6 +254,11 @@ const std::string& current_module_path();
 std::string shape_trail();
 
 // --------------------------------------------------------------- Sequential
+// Runs its layers in order, each on the previous one's output. One exception,
+// invisible in values and gradients: a ReLU followed by a MaxPool2d runs as the
+// pooling then the ReLU (MaxPool2dImpl::forward_after_relu), so the ReLU and its
+// backward touch a quarter of the data; the graph (and `explain`) then shows the
+// max_pool2d node before the relu node.
 class SequentialImpl : public Module {
  public:
   SequentialImpl() : Module("Sequential") {}
