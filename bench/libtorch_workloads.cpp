@@ -5,7 +5,7 @@
 //   libtorch_workloads W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]
 //
 // LibTorch has no reader for gzip'ed IDX files: a small one (zlib) loads the
-// images as float32 scaled to [0, 1], as dg::data::load_fashion_mnist does.
+// images as uint8, as dg::data::load_fashion_mnist(..., kUInt8) does.
 #include <torch/torch.h>
 #include <zlib.h>
 
@@ -98,9 +98,7 @@ Dataset load_fashion_mnist(bool train) {
   auto [idims, ibytes] = read_idx_gz(dir + split + "-images-idx3-ubyte.gz");
   auto [ldims, lbytes] = read_idx_gz(dir + split + "-labels-idx1-ubyte.gz");
   Dataset ds;
-  ds.features = torch::from_blob(ibytes.data(), {idims[0], 1, idims[1], idims[2]}, torch::kUInt8)
-                    .to(torch::kFloat32)
-                    .div_(255.0);
+  ds.features = torch::from_blob(ibytes.data(), {idims[0], 1, idims[1], idims[2]}, torch::kUInt8).clone();
   ds.targets = torch::from_blob(lbytes.data(), {ldims[0]}, torch::kUInt8).to(torch::kInt64);
   return ds;
 }
@@ -144,7 +142,7 @@ Result train(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
   for (int64_t s = 0; s < r.steps; ++s) {
     if (s == warmup) t_warm = now_s();
     const torch::Tensor idx = perm.narrow(0, s * r.batch, r.batch);
-    const torch::Tensor x = X.index_select(0, idx), y = Y.index_select(0, idx);
+    const torch::Tensor x = X.index_select(0, idx).to(torch::kFloat32).div_(255), y = Y.index_select(0, idx);
     opt.zero_grad();
     torch::Tensor loss = F::cross_entropy(model->forward(x), y);
     loss.backward();
@@ -177,7 +175,8 @@ Result infer(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
   for (int64_t s = 0; s < r.steps; ++s) {
     if (s == warmup) t_warm = now_s();
     const int64_t b = (s - warmup + per_pass) % per_pass;
-    const torch::Tensor x = X.narrow(0, b * r.batch, r.batch), y = Y.narrow(0, b * r.batch, r.batch);
+    const torch::Tensor x = X.narrow(0, b * r.batch, r.batch).to(torch::kFloat32).div_(255),
+                        y = Y.narrow(0, b * r.batch, r.batch);
     torch::Tensor loss = F::cross_entropy(model->forward(x), y);
     if (s == 0) r.initial_loss = loss.item<double>();
     if (s >= warmup) loss_sum += loss.item<double>();

@@ -1,8 +1,10 @@
 // The four end-to-end workloads of docs/performance.md, in dimgrad.
 // bench/libtorch_workloads.cpp (LibTorch) and bench/workloads.py (PyTorch)
 // mirror this file line by line: same models, same default initialisation
-// scheme (LibTorch's), same data in memory, the same example order (a
-// SplitMix64 Fisher-Yates permutation computed identically in all three).
+// scheme (LibTorch's), same data in memory (the images as uint8 bytes, each
+// batch converted to float32 v / 255 when it is picked, as torchvision does),
+// the same example order (a SplitMix64 Fisher-Yates permutation computed
+// identically in all three).
 //
 //   dg_workloads W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]
 //
@@ -120,7 +122,7 @@ Result train(const Config& c, const dg::Tensor& X, const dg::Tensor& Y) {
   for (int64_t s = 0; s < r.steps; ++s) {
     if (s == warmup) t_warm = now_s();
     const dg::Tensor idx = perm.narrow(0, s * r.batch, r.batch);
-    const dg::Tensor x = X.index_select(0, idx), y = Y.index_select(0, idx);
+    const dg::Tensor x = dg::data::to_unit_float(X.index_select(0, idx)), y = Y.index_select(0, idx);
     opt.zero_grad();
     dg::Tensor loss = F::cross_entropy(model->forward(x), y);
     loss.backward();
@@ -153,7 +155,8 @@ Result infer(const Config& c, const dg::Tensor& X, const dg::Tensor& Y) {
   for (int64_t s = 0; s < r.steps; ++s) {
     if (s == warmup) t_warm = now_s();
     const int64_t b = (s - warmup + per_pass) % per_pass;
-    const dg::Tensor x = X.narrow(0, b * r.batch, r.batch), y = Y.narrow(0, b * r.batch, r.batch);
+    const dg::Tensor x = dg::data::to_unit_float(X.narrow(0, b * r.batch, r.batch)),
+                     y = Y.narrow(0, b * r.batch, r.batch);
     dg::Tensor loss = F::cross_entropy(model->forward(x), y);
     if (s == 0) r.initial_loss = loss.item<double>();
     if (s >= warmup) loss_sum += loss.item<double>();
@@ -189,8 +192,8 @@ int main(int argc, char** argv) {
   dg::set_num_threads(c.threads);
 
   const bool inference = c.workload == "W2-infer", image = c.workload.rfind("W2", 0) == 0;
-  const dg::data::Dataset ds = dg::data::load_fashion_mnist(dg::data::kFashionMnistDir, !inference);
-  // [N, 1, 28, 28] in [0, 1]; the MLPs take [N, 784]. Contiguous, in memory.
+  const dg::data::Dataset ds = dg::data::load_fashion_mnist(dg::data::kFashionMnistDir, !inference, dg::kUInt8);
+  // uint8 [N, 1, 28, 28]; the MLPs take [N, 784]. Contiguous, in memory.
   const dg::Tensor X = image ? ds.features.contiguous() : ds.features.reshape({ds.size(), 784}).contiguous();
   const dg::Tensor& Y = ds.targets;
 

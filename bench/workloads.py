@@ -6,7 +6,8 @@ bench/libtorch_workloads.cpp is the same program in LibTorch.
   /usr/bin/python3 bench/workloads.py W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]
 
 Run with Debian's python3-torch (/usr/bin/python3). The gzip'ed IDX files are
-read with gzip + numpy and scaled to float32 [0, 1], as dg::data does.
+read with gzip + numpy and kept as uint8, as dg::data::load_fashion_mnist(...,
+kUInt8) does; each batch becomes float32 v / 255 when it is picked.
 """
 import gzip
 import json
@@ -70,7 +71,7 @@ def load_fashion_mnist(train):
     split = "train" if train else "t10k"
     images = read_idx_gz(d + split + "-images-idx3-ubyte.gz")
     labels = read_idx_gz(d + split + "-labels-idx1-ubyte.gz")
-    features = torch.from_numpy(images.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    features = torch.from_numpy(images.copy()).reshape(-1, 1, 28, 28)
     targets = torch.from_numpy(labels.astype(np.int64))
     return features, targets
 
@@ -111,7 +112,7 @@ def train(c, X, Y):
         if s == warmup:
             t_warm = time.perf_counter()
         idx = perm.narrow(0, s * r["batch"], r["batch"])
-        x, y = X.index_select(0, idx), Y.index_select(0, idx)
+        x, y = X.index_select(0, idx).to(torch.float32).div_(255), Y.index_select(0, idx)
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
@@ -147,7 +148,8 @@ def infer(c, X, Y):
             if s == warmup:
                 t_warm = time.perf_counter()
             b = (s - warmup + per_pass) % per_pass
-            x, y = X.narrow(0, b * r["batch"], r["batch"]), Y.narrow(0, b * r["batch"], r["batch"])
+            x = X.narrow(0, b * r["batch"], r["batch"]).to(torch.float32).div_(255)
+            y = Y.narrow(0, b * r["batch"], r["batch"])
             loss = F.cross_entropy(model(x), y)
             if s == 0:
                 r["initial_loss"] = loss.item()

@@ -38,7 +38,10 @@ inline constexpr const char* kMnistDir = "/usr/share/datasets/mnist";
 // ------------------------------------------------------------------ Dataset
 // Examples as rows of one features tensor, with one int64 class label each.
 struct Dataset {
-  Tensor features;  // [N, ...], float32 (images: [N, C, H, W] scaled to [0, 1])
+  // [N, ...], float32 (images: [N, C, H, W] scaled to [0, 1]); or, for images
+  // loaded with kUInt8, the raw bytes 0..255 (4× less memory; DataLoader and
+  // to_unit_float turn batches of them into the same float32 values).
+  Tensor features;
   Tensor targets;   // [N] int64 in [0, num_classes)
   int64_t num_classes = 0;
   std::vector<std::string> class_names;  // empty, or num_classes names
@@ -78,16 +81,24 @@ IdxArray parse_idx(const uint8_t* data, size_t size, const std::string& source_n
 IdxArray read_idx(const std::string& path);
 // Images (magic 0x00000803) → float32 [N, 1, H, W], scaled to [0, 1] (or raw 0..255).
 Tensor idx_images(const IdxArray& a, const std::string& source_name, bool scale = true);
+// The same images as uint8 [N, 1, H, W], the bytes of the file.
+Tensor idx_image_bytes(const IdxArray& a, const std::string& source_name);
+// uint8 pixels → float32 v / 255 in [0, 1] (exactly the values the float32
+// loaders give, and what PyTorch's x.to(float) / 255 gives). A float32 tensor
+// is returned as it is.
+Tensor to_unit_float(const Tensor& pixels);
 // Labels (magic 0x00000801) → int64 [N]; each must be < num_classes (when > 0).
 Tensor idx_labels(const IdxArray& a, const std::string& source_name, int64_t num_classes = 10);
 Tensor read_idx_images(const std::string& path, bool scale = true);
 Tensor read_idx_labels(const std::string& path, int64_t num_classes = 10);
-// Images and labels files together; their counts must agree.
+// Images and labels files together; their counts must agree. pixels: kFloat
+// (features scaled to [0, 1]) or kUInt8 (the raw bytes: 47 MB instead of 188 MB
+// for the 60,000 Fashion-MNIST training images).
 Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, int64_t num_classes = 10,
-                         const std::string& name = "idx");
+                         const std::string& name = "idx", ScalarType pixels = kFloat);
 // train-images-idx3-ubyte[.gz] / t10k-... in dir (also the train-images.idx3-ubyte spelling).
-Dataset load_fashion_mnist(const std::string& dir = kFashionMnistDir, bool train = true);
-Dataset load_mnist(const std::string& dir = kMnistDir, bool train = true);
+Dataset load_fashion_mnist(const std::string& dir = kFashionMnistDir, bool train = true, ScalarType pixels = kFloat);
+Dataset load_mnist(const std::string& dir = kMnistDir, bool train = true, ScalarType pixels = kFloat);
 
 // ----------------------------------------------------------------- CIFAR-10
 // Binary version: records of 1 label byte + 3072 pixel bytes (1024 R, G, B).

@@ -67,23 +67,23 @@ inline constexpr const char* kFormatVersionKey = "dimgrad.format_version";  // "
 // Headers larger than this are refused (the reference implementation's limit).
 inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
 
-// Saves float32, float64, int64 and bool tensors (any strides; written
+// Saves float32, float64, int64, bool and uint8 tensors (any strides; written
 // contiguous, C order). The checksum and format version are added to metadata.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 // The complete file as bytes (what save_safetensors writes).
 std::vector<uint8_t> serialize_safetensors(const std::map<std::string, Tensor>& tensors,
                                            const std::map<std::string, std::string>& metadata = {});
-// Reads and validates a file. F32/F64/I64/BOOL load as themselves; narrower
-// integer types (U8, I8, I16, I32) widen to int64 and F16/BF16 to float32.
+// Reads and validates a file. F32/F64/I64/BOOL/U8 load as themselves; the other
+// integer types (I8, I16, U16, I32, U32) widen to int64 and F16/BF16 to float32.
 // When the file carries a dimgrad checksum it is verified.
 SafetensorsFile load_safetensors(const std::string& path);
 // The same from bytes in memory; source_name is used in error messages.
 SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& source_name = "<memory>");
 
 // ---------------------------------------------------------------------- npy
-// NumPy .npy: versions 1.0, 2.0 and 3.0 read; '<f4' '<f8' '<i8' '|b1' (plus
-// '|u1' '|i1' '<i2' '<i4' '<u2' '<u4' widened to int64, '<f2' to float32);
+// NumPy .npy: versions 1.0, 2.0 and 3.0 read; '<f4' '<f8' '<i8' '|b1' '|u1' (plus
+// '|i1' '<i2' '<i4' '<u2' '<u4' widened to int64, '<f2' to float32);
 // fortran_order True is read and returned in C order. Writes version 1.0.
 void save_npy(const std::string& path, const Tensor& t);
 std::vector<uint8_t> serialize_npy(const Tensor& t);

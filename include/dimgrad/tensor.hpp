@@ -99,7 +99,7 @@ Shape contiguous_strides(IntArrayRef sizes);
 Shape broadcast_shapes(IntArrayRef a, IntArrayRef b, const char* op);
 
 // ----------------------------------------------------------------- ScalarType
-enum class ScalarType : uint8_t { Float = 0, Double = 1, Long = 2, Bool = 3 };
+enum class ScalarType : uint8_t { Float = 0, Double = 1, Long = 2, Bool = 3, Byte = 4 };
 inline constexpr ScalarType kFloat32 = ScalarType::Float;
 inline constexpr ScalarType kFloat = ScalarType::Float;
 inline constexpr ScalarType kFloat64 = ScalarType::Double;
@@ -107,11 +107,14 @@ inline constexpr ScalarType kDouble = ScalarType::Double;
 inline constexpr ScalarType kInt64 = ScalarType::Long;
 inline constexpr ScalarType kLong = ScalarType::Long;
 inline constexpr ScalarType kBool = ScalarType::Bool;
+// Unsigned bytes (images as stored on disk): 4× smaller than float32 in memory.
+inline constexpr ScalarType kUInt8 = ScalarType::Byte;
+inline constexpr ScalarType kByte = ScalarType::Byte;
 
 size_t element_size(ScalarType t);
-const char* dtype_name(ScalarType t);  // "float32", "float64", "int64", "bool"
+const char* dtype_name(ScalarType t);  // "float32", "float64", "int64", "bool", "uint8"
 inline bool is_floating(ScalarType t) { return t == kFloat || t == kDouble; }
-// LibTorch's promotion lattice for two tensors: bool < int64 < float32 < float64.
+// LibTorch's promotion lattice for two tensors: bool < uint8 < int64 < float32 < float64.
 ScalarType promote_types(ScalarType a, ScalarType b);
 std::ostream& operator<<(std::ostream& os, ScalarType t);
 
@@ -120,6 +123,7 @@ template <> struct CppTypeToScalarType<float> { static constexpr ScalarType valu
 template <> struct CppTypeToScalarType<double> { static constexpr ScalarType value = kDouble; };
 template <> struct CppTypeToScalarType<int64_t> { static constexpr ScalarType value = kLong; };
 template <> struct CppTypeToScalarType<bool> { static constexpr ScalarType value = kBool; };
+template <> struct CppTypeToScalarType<uint8_t> { static constexpr ScalarType value = kUInt8; };
 
 // --------------------------------------------------------------------- Scalar
 // A number that keeps whether it was written as an integer, a float or a bool,
@@ -453,6 +457,7 @@ template <class F> decltype(auto) dispatch_dtype(ScalarType t, F&& f) {
     case kDouble: return f(TypeTag<double>{});
     case kLong: return f(TypeTag<int64_t>{});
     case kBool: return f(TypeTag<bool>{});
+    case kUInt8: return f(TypeTag<uint8_t>{});
   }
   throw Error("unknown dtype");
 }

@@ -69,6 +69,8 @@ Batch DataLoader::assemble(int64_t epoch, int64_t index, const std::vector<int64
     std::memcpy(dst + static_cast<size_t>(i) * row, src + static_cast<size_t>(k) * row, row);
     ty[i] = y[k];
   }
+  // Images kept as bytes become float32 in [0, 1] one batch at a time.
+  if (b.data.dtype() == kUInt8) b.data = to_unit_float(b.data);
   if (!opts_.transforms.empty()) {
     Rng rng(derive_seed(opts_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index) + 1));
     for (const auto& t : opts_.transforms) t->apply(b.data, rng);

@@ -116,7 +116,7 @@ std::string find_file(const std::string& dir, const std::vector<std::string>& na
 }
 
 Dataset load_idx_pair(const std::string& dir, bool train, const std::string& dataset,
-                      const std::vector<std::string>& class_names) {
+                      const std::vector<std::string>& class_names, ScalarType pixels) {
   const std::string p = train ? "train" : "t10k";
   std::string images = find_file(dir,
                                  {p + "-images-idx3-ubyte.gz", p + "-images-idx3-ubyte", p + "-images.idx3-ubyte.gz",
@@ -126,7 +126,7 @@ Dataset load_idx_pair(const std::string& dir, bool train, const std::string& dat
                                  {p + "-labels-idx1-ubyte.gz", p + "-labels-idx1-ubyte", p + "-labels.idx1-ubyte.gz",
                                   p + "-labels.idx1-ubyte"},
                                  dataset);
-  Dataset ds = load_idx_dataset(images, labels, 10, dataset + (train ? " train" : " test"));
+  Dataset ds = load_idx_dataset(images, labels, 10, dataset + (train ? " train" : " test"), pixels);
   ds.class_names = class_names;
   return ds;
 }
@@ -200,20 +200,50 @@ IdxArray read_idx(const std::string& path) {
   return parse_idx(bytes.data(), bytes.size(), path);
 }
 
-Tensor idx_images(const IdxArray& a, const std::string& source_name, bool scale) {
-  const std::string what = "IDX file '" + source_name + "'";
+namespace {
+
+void check_images_magic(const IdxArray& a, const std::string& source_name) {
   if (a.magic != 0x00000803)
-    throw IOError(what + ": wrong magic number " + hex32(a.magic) +
+    throw IOError("IDX file '" + source_name + "': wrong magic number " + hex32(a.magic) +
                   " for images (expected 0x00000803: unsigned bytes, 3 dimensions)" +
                   (a.magic == 0x00000801 ? "; this is a labels file" : ""));
-  const int64_t n = a.dims[0], h = a.dims[1], w = a.dims[2];
-  Tensor t = dg::detail::make_tensor({n, 1, h, w}, kFloat);
+}
+
+// v / 255 (or v) through a table: one conversion for every loader and batch, so
+// uint8 data converted later gives the same floats as data loaded as float.
+void bytes_to_float(const uint8_t* in, int64_t n, bool scale, float* out) {
   float lut[256];
   for (int i = 0; i < 256; ++i) lut[i] = scale ? static_cast<float>(i) / 255.0f : static_cast<float>(i);
-  float* out = t.data_ptr<float>();
-  const size_t total = a.data.size();
-  for (size_t i = 0; i < total; ++i) out[i] = lut[a.data[i]];
+  for (int64_t i = 0; i < n; ++i) out[i] = lut[in[i]];
+}
+
+}  // namespace
+
+Tensor idx_images(const IdxArray& a, const std::string& source_name, bool scale) {
+  check_images_magic(a, source_name);
+  const int64_t n = a.dims[0], h = a.dims[1], w = a.dims[2];
+  Tensor t = dg::detail::make_tensor({n, 1, h, w}, kFloat);
+  bytes_to_float(a.data.data(), static_cast<int64_t>(a.data.size()), scale, t.data_ptr<float>());
   return t;
+}
+
+Tensor idx_image_bytes(const IdxArray& a, const std::string& source_name) {
+  check_images_magic(a, source_name);
+  Tensor t = dg::detail::make_tensor({a.dims[0], 1, a.dims[1], a.dims[2]}, kUInt8);
+  if (!a.data.empty()) std::memcpy(t.raw_data(), a.data.data(), a.data.size());
+  return t;
+}
+
+Tensor to_unit_float(const Tensor& pixels) {
+  if (!pixels.defined()) throw Error("to_unit_float: the tensor is undefined");
+  if (pixels.dtype() == kFloat) return pixels;
+  if (pixels.dtype() != kUInt8)
+    throw DTypeError(std::string("to_unit_float: expected uint8 pixels (or float32), got ") +
+                     dtype_name(pixels.dtype()));
+  Tensor src = pixels.contiguous();
+  Tensor out = dg::detail::make_tensor(src.sizes(), kFloat);
+  bytes_to_float(src.data_ptr<uint8_t>(), src.numel(), true, out.data_ptr<float>());
+  return out;
 }
 
 Tensor idx_labels(const IdxArray& a, const std::string& source_name, int64_t num_classes) {
@@ -241,9 +271,11 @@ Tensor read_idx_labels(const std::string& path, int64_t num_classes) {
 }
 
 Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, int64_t num_classes,
-                         const std::string& name) {
+                         const std::string& name, ScalarType pixels) {
+  if (pixels != kFloat && pixels != kUInt8)
+    throw DTypeError(std::string("load_idx_dataset: pixels must be float32 or uint8, got ") + dtype_name(pixels));
   Dataset ds;
-  ds.features = read_idx_images(images_path);
+  ds.features = pixels == kUInt8 ? idx_image_bytes(read_idx(images_path), images_path) : read_idx_images(images_path);
   ds.targets = read_idx_labels(labels_path, num_classes);
   if (ds.features.size(0) != ds.targets.size(0))
     throw IOError("IDX files do not match: '" + images_path + "' has " + std::to_string(ds.features.size(0)) +
@@ -253,14 +285,15 @@ Dataset load_idx_dataset(const std::string& images_path, const std::string& labe
   return ds;
 }
 
-Dataset load_fashion_mnist(const std::string& dir, bool train) {
+Dataset load_fashion_mnist(const std::string& dir, bool train, ScalarType pixels) {
   return load_idx_pair(dir, train, "Fashion-MNIST",
                        {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                        "Ankle boot"});
+                        "Ankle boot"},
+                       pixels);
 }
 
-Dataset load_mnist(const std::string& dir, bool train) {
-  return load_idx_pair(dir, train, "MNIST", {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+Dataset load_mnist(const std::string& dir, bool train, ScalarType pixels) {
+  return load_idx_pair(dir, train, "MNIST", {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, pixels);
 }
 
 }  // namespace dg::data

@@ -1,5 +1,5 @@
 // On-disk element types shared by the safetensors and .npy readers, and their
-// widening into dimgrad's four dtypes.
+// widening into dimgrad's dtypes.
 #include "io/io_internal.hpp"
 
 namespace dg::io::detail {
@@ -8,7 +8,7 @@ namespace {
 // Each on-disk type: its size and what dimgrad loads it as.
 const DiskType kDiskTypes[] = {
     {"F32", 4, kFloat},  {"F64", 8, kDouble}, {"I64", 8, kLong},  {"BOOL", 1, kBool},  {"F16", 2, kFloat},
-    {"BF16", 2, kFloat}, {"U8", 1, kLong},    {"I8", 1, kLong},   {"I16", 2, kLong},   {"U16", 2, kLong},
+    {"BF16", 2, kFloat}, {"U8", 1, kUInt8},    {"I8", 1, kLong},   {"I16", 2, kLong},   {"U16", 2, kLong},
     {"I32", 4, kLong},   {"U32", 4, kLong},
 };
 
@@ -31,6 +31,7 @@ const char* disk_name(ScalarType t) {
     case kDouble: return "F64";
     case kLong: return "I64";
     case kBool: return "BOOL";
+    case kUInt8: return "U8";
   }
   return "?";
 }
@@ -42,7 +43,6 @@ void convert_into(const DiskType& dt, const uint8_t* src, int64_t n, void* dst) 
   if (name == "BOOL") widen<uint8_t, bool>(src, n, dst, [](uint8_t v) { return v != 0; });
   else if (name == "F16") widen<uint16_t, float>(src, n, dst, half_to_float);
   else if (name == "BF16") widen<uint16_t, float>(src, n, dst, bfloat16_to_float);
-  else if (name == "U8") widen<uint8_t, int64_t>(src, n, dst, same);
   else if (name == "I8") widen<int8_t, int64_t>(src, n, dst, same);
   else if (name == "I16") widen<int16_t, int64_t>(src, n, dst, same);
   else if (name == "U16") widen<uint16_t, int64_t>(src, n, dst, same);

@@ -145,7 +145,7 @@ const detail::DiskType& disk_type_of(const std::string& descr, const std::string
     }
   }
   throw IOError(what + ": unsupported dtype '" + descr +
-                "' (dimgrad reads '<f4' '<f8' '<i8' '|b1', and '<f2' '|u1' '|i1' '<i2' '<u2' '<i4' '<u4')");
+                "' (dimgrad reads '<f4' '<f8' '<i8' '|b1' '|u1', and '<f2' '|i1' '<i2' '<u2' '<i4' '<u4')");
 }
 
 const char* descr_of(ScalarType t) {
@@ -154,6 +154,7 @@ const char* descr_of(ScalarType t) {
     case kDouble: return "<f8";
     case kLong: return "<i8";
     case kBool: return "|b1";
+    case kUInt8: return "|u1";
   }
   return "?";
 }

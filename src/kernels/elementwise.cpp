@@ -1,4 +1,7 @@
 // Copies, fills and broadcast strides.
+#include <cmath>
+#include <limits>
+
 #include "kernels/kernels.hpp"
 #include "tensor/internal.hpp"
 
@@ -27,7 +30,19 @@ void copy(const Tensor& dst, const Tensor& src) {
           return;
         }
       }
-      unary_loop<D, S>(dst, src, [](S x) { return static_cast<D>(x); });
+      if constexpr (std::is_integral_v<D> && !std::is_same_v<D, bool> && std::is_floating_point_v<S>) {
+        // A float outside the integer's range has no defined conversion in C++
+        // (UBSan stops there). Go through int64 as PyTorch does on x86: NaN,
+        // infinities and |x| ≥ 2⁶³ give x86's "integer indefinite" INT64_MIN,
+        // and uint8 wraps modulo 256 (-1.0 → 255).
+        unary_loop<D, S>(dst, src, [](S x) {
+          const int64_t i = std::isfinite(x) && std::fabs(x) < S(9.2e18) ? static_cast<int64_t>(x)
+                                                                          : std::numeric_limits<int64_t>::min();
+          return static_cast<D>(i);
+        });
+      } else {
+        unary_loop<D, S>(dst, src, [](S x) { return static_cast<D>(x); });
+      }
     });
   });
 }

@@ -101,6 +101,7 @@ size_t element_size(ScalarType t) {
     case kDouble: return 8;
     case kLong: return 8;
     case kBool: return 1;
+    case kUInt8: return 1;
   }
   return 0;
 }
@@ -111,6 +112,7 @@ const char* dtype_name(ScalarType t) {
     case kDouble: return "float64";
     case kLong: return "int64";
     case kBool: return "bool";
+    case kUInt8: return "uint8";
   }
   return "?";
 }
@@ -119,9 +121,10 @@ ScalarType promote_types(ScalarType a, ScalarType b) {
   auto rank = [](ScalarType t) {
     switch (t) {
       case kBool: return 0;
-      case kLong: return 1;
-      case kFloat: return 2;
-      case kDouble: return 3;
+      case kUInt8: return 1;
+      case kLong: return 2;
+      case kFloat: return 3;
+      case kDouble: return 4;
     }
     return 0;
   };

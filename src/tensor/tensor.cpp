@@ -271,6 +271,7 @@ const char* type_label(ScalarType t) {
     case kDouble: return "CPUDoubleType";
     case kLong: return "CPULongType";
     case kBool: return "CPUBoolType";
+    case kUInt8: return "CPUByteType";
   }
   return "?";
 }

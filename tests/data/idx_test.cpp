@@ -107,6 +107,46 @@ TEST(IdxBad, LyingHeaderInGzipDoesNotAllocateWhatItClaims) {
                   {"more than the limit of 1048576 bytes"});
 }
 
+// Images kept as uint8: the file's bytes; batches of them through
+// to_unit_float and the DataLoader are bit for bit the float32 loader's values
+// (with the same augmentation), and no other pixel type is accepted.
+TEST(Idx, ImagesAsBytesGiveTheSameFloatBatches) {
+  TempDir dir;
+  std::vector<uint8_t> pixels(6 * 4 * 5);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
+  pixels[0] = 0;
+  pixels[1] = 255;
+  write_bytes(dir.file("train-images-idx3-ubyte"), idx_bytes(0x08, {6, 4, 5}, pixels));
+  write_bytes(dir.file("train-labels-idx1-ubyte"), idx_bytes(0x08, {6}, {7, 0, 3, 1, 1, 2}));
+  const auto bytes = dg::data::load_fashion_mnist(dir.path.string(), true, dg::kUInt8);
+  const auto floats = dg::data::load_fashion_mnist(dir.path.string(), true);
+  ASSERT_EQ(bytes.features.dtype(), dg::kUInt8);
+  EXPECT_EQ(bytes.features.sizes().vec(), (std::vector<int64_t>{6, 1, 4, 5}));
+  EXPECT_EQ(std::vector<uint8_t>(bytes.features.data_ptr<uint8_t>(), bytes.features.data_ptr<uint8_t>() + 120), pixels);
+  EXPECT_EQ(bytes.class_names.at(7), "Sneaker");
+  EXPECT_TRUE(dg::data::to_unit_float(bytes.features).equal(floats.features));
+  EXPECT_EQ(dg::data::to_unit_float(bytes.features).data_ptr<float>()[1], 1.0f);
+  // A strided view converts too; float32 passes through; others are refused.
+  EXPECT_TRUE(dg::data::to_unit_float(bytes.features.transpose(2, 3)).equal(floats.features.transpose(2, 3)));
+  EXPECT_TRUE(dg::data::to_unit_float(floats.features).is_same(floats.features));
+  expect_error([&] { dg::data::to_unit_float(floats.features.to(dg::kDouble)); },
+               {"to_unit_float: expected uint8 pixels (or float32), got float64"});
+  expect_error([&] { dg::data::load_fashion_mnist(dir.path.string(), true, dg::kInt64); },
+               {"pixels must be float32 or uint8, got int64"});
+  for (int prefetch : {0, 2}) {
+    auto opts = dg::data::DataLoaderOptions().with_batch_size(4).with_seed(3).with_prefetch(prefetch).with_transform(
+        dg::data::RandomHorizontalFlip(0.5));
+    dg::data::DataLoader from_bytes(bytes, opts), from_floats(floats, opts);
+    for (int b = 0; b < 2; ++b) {
+      auto u = from_bytes.next(), f = from_floats.next();
+      ASSERT_TRUE(u.has_value() && f.has_value());
+      EXPECT_EQ(u->data.dtype(), dg::kFloat32);
+      EXPECT_TRUE(u->data.equal(f->data)) << "batch " << b << ", prefetch " << prefetch;
+      EXPECT_TRUE(u->target.equal(f->target));
+    }
+  }
+}
+
 TEST(Idx, FashionMnistLayoutInAFolder) {
   TempDir dir;
   // The raw (uncompressed) spelling is found as well as the .gz one.

@@ -40,17 +40,24 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& b) 
 
 inline std::vector<uint8_t> to_bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
-// Runs f, expects a dg::IOError whose message contains every one of `parts`.
-template <class F> void expect_io_error(F&& f, std::initializer_list<std::string> parts) {
+// Runs f, expects an exception of type E (dg::Error or a subclass) whose message
+// contains every one of `parts`.
+template <class E, class F> void expect_error_of(F&& f, std::initializer_list<std::string> parts, const char* type) {
   try {
     f();
-    ADD_FAILURE() << "expected dg::IOError containing '" << *parts.begin() << "', nothing was thrown";
-  } catch (const dg::IOError& e) {
+    ADD_FAILURE() << "expected " << type << " containing '" << *parts.begin() << "', nothing was thrown";
+  } catch (const E& e) {
     std::string msg = e.what();
     for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected dg::IOError, got another exception: " << e.what();
+    ADD_FAILURE() << "expected " << type << ", got another exception: " << e.what();
   }
+}
+template <class F> void expect_io_error(F&& f, std::initializer_list<std::string> parts) {
+  expect_error_of<dg::IOError>(std::forward<F>(f), parts, "dg::IOError");
+}
+template <class F> void expect_error(F&& f, std::initializer_list<std::string> parts) {
+  expect_error_of<dg::Error>(std::forward<F>(f), parts, "dg::Error");
 }
 
 // Flat values of a tensor as doubles (any dtype), for comparisons with JSON fixtures.
@@ -66,7 +73,7 @@ inline std::vector<double> values(const dg::Tensor& t) {
 }
 
 inline std::vector<int64_t> int_values(const dg::Tensor& t) {
-  dg::Tensor c = t.contiguous();
+  dg::Tensor c = t.to(dg::kInt64).contiguous();  // uint8 widened
   const int64_t* p = c.data_ptr<int64_t>();
   return {p, p + c.numel()};
 }

@@ -72,10 +72,12 @@ TEST(Npy, ReadsFilesWrittenByNumpyIncludingFortranOrder) {
     Tensor t = dg::io::load_npy(fixture("npy/" + name + ".npy"));
     EXPECT_EQ(t.sizes().vec(), e["shape"].get<std::vector<int64_t>>()) << name;
     std::string dt = e["dtype"];
-    if (t.dtype() == dg::kInt64) EXPECT_EQ(int_values(t), e["values"].get<std::vector<int64_t>>()) << name;
+    if (t.dtype() == dg::kInt64 || t.dtype() == dg::kUInt8)
+      EXPECT_EQ(int_values(t), e["values"].get<std::vector<int64_t>>()) << name;
     else EXPECT_EQ(values(t), json_doubles(e["values"])) << name;
     dg::ScalarType want = dt == "float64" ? dg::kFloat64
                           : dt == "bool"  ? dg::kBool
+                          : dt == "uint8" ? dg::kUInt8
                           : (dt == "float32" || dt == "float16") ? dg::kFloat32
                                                                 : dg::kInt64;
     EXPECT_EQ(t.dtype(), want) << name;
@@ -149,5 +151,7 @@ TEST(NpyMalformed, DtypeAndDataSize) {
 
 TEST(NpyMalformed, BigEndianSingleByteTypesAreFine) {
   auto b = npy_bytes("{'descr': '>u1', 'fortran_order': False, 'shape': (3,), }", 3);
-  EXPECT_EQ(int_values(dg::io::parse_npy(b.data(), b.size())), (std::vector<int64_t>{0, 1, 2}));
+  Tensor t = dg::io::parse_npy(b.data(), b.size());
+  EXPECT_EQ(t.dtype(), dg::kUInt8);
+  EXPECT_EQ(int_values(t), (std::vector<int64_t>{0, 1, 2}));
 }

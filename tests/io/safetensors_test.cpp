@@ -130,17 +130,36 @@ TEST(Safetensors, WidensNarrowerTypesFromNumpyWrittenFile) {
     std::string dt = e["dtype"];
     dg::ScalarType want = dt == "float64" ? dg::kFloat64
                           : dt == "bool"  ? dg::kBool
+                          : dt == "uint8" ? dg::kUInt8
                           : (dt == "float32" || dt == "float16" || dt == "BF16") ? dg::kFloat32
                                                                                 : dg::kInt64;
     EXPECT_EQ(t.dtype(), want) << name;
     EXPECT_EQ(t.sizes().vec(), e["shape"].get<std::vector<int64_t>>()) << name;
-    if (t.dtype() == dg::kInt64) EXPECT_EQ(int_values(t), e["values"].get<std::vector<int64_t>>()) << name;
+    if (t.dtype() == dg::kInt64 || t.dtype() == dg::kUInt8) EXPECT_EQ(int_values(t), e["values"].get<std::vector<int64_t>>()) << name;
     else EXPECT_EQ(values(t), json_doubles(e["values"])) << name;
   }
   EXPECT_EQ(f.tensors.at("i32").data_ptr<int64_t>()[0], -2147483648LL);
   EXPECT_EQ(f.tensors.at("u32").data_ptr<int64_t>()[0], 4294967295LL);
   EXPECT_EQ(f.tensors.at("f16").data_ptr<float>()[2], 65504.0f);
   EXPECT_EQ(f.tensors.at("bf16").data_ptr<float>()[1], -123.5f);
+}
+
+// uint8 (images as bytes) is written as U8 and read back as uint8, with
+// PyTorch's and NumPy's names for it; likewise '|u1' in .npy.
+TEST(Safetensors, Uint8RoundTripsAsItself) {
+  std::vector<uint8_t> v = {0, 1, 127, 128, 255, 42};
+  Tensor t = dg::from_blob(v.data(), {2, 3}, dg::kUInt8);
+  auto bytes = dg::io::serialize_safetensors({{"img", t}, {"img_t", t.t()}});
+  EXPECT_NE(std::string(bytes.begin(), bytes.end()).find(R"("dtype":"U8")"), std::string::npos);
+  auto f = dg::io::parse_safetensors(bytes.data(), bytes.size());
+  ASSERT_EQ(f.tensors.at("img").dtype(), dg::kUInt8);
+  EXPECT_TRUE(f.tensors.at("img").equal(t));
+  EXPECT_TRUE(f.tensors.at("img_t").equal(t.t()));
+  auto npy = dg::io::serialize_npy(t);
+  EXPECT_NE(std::string(npy.begin(), npy.end()).find("'descr': '|u1'"), std::string::npos);
+  Tensor back = dg::io::parse_npy(npy.data(), npy.size());
+  ASSERT_EQ(back.dtype(), dg::kUInt8);
+  EXPECT_TRUE(back.equal(t));
 }
 
 TEST(Safetensors, HalfToFloatIsExact) {

@@ -2,7 +2,9 @@
 // copies and conversions, in-place ops, promotion rules, element access.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -239,6 +241,45 @@ TEST(Promotion, TensorTensorAndTensorScalar) {
   EXPECT_EQ(dg::Scalar(3).type(), dg::kInt64);
   EXPECT_EQ(dg::Scalar(3.0).type(), dg::kFloat64);
   EXPECT_EQ(dg::Scalar(true).type(), dg::kBool);
+}
+
+// uint8 (kUInt8 / kByte) holds image bytes; it computes as LibTorch's uint8
+// does: arithmetic with a scalar of the same kind stays uint8 and wraps, sum
+// widens to int64, true division and float scalars give float32, and it never
+// requires a gradient. Conversions from float go through int64 (no undefined
+// behaviour for NaN or out-of-range values).
+TEST(Promotion, Uint8LikeLibTorch) {
+  std::vector<uint8_t> raw = {0, 100, 200, 255};
+  Tensor a = dg::from_blob(raw.data(), {4}, dg::kUInt8);
+  auto ints = [](const Tensor& t) {
+    Tensor c = t.to(dg::kInt64);
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  };
+  EXPECT_EQ(a.dtype(), dg::kByte);
+  EXPECT_EQ(a.element_size(), 1u);
+  EXPECT_EQ((a + 1).dtype(), dg::kUInt8);
+  EXPECT_EQ(ints(a + 1), (std::vector<int64_t>{1, 101, 201, 0}));
+  EXPECT_EQ(ints(a * 2), (std::vector<int64_t>{0, 200, 144, 254}));
+  EXPECT_EQ(ints(-a), (std::vector<int64_t>{0, 156, 56, 1}));
+  EXPECT_EQ(a.sum().dtype(), dg::kInt64);
+  EXPECT_EQ(a.sum().item<int64_t>(), 555);
+  EXPECT_EQ((a / 2).dtype(), dg::kFloat32);
+  EXPECT_EQ((a / 2).data_ptr<float>()[3], 127.5f);
+  EXPECT_EQ((a + 0.5).dtype(), dg::kFloat32);
+  EXPECT_EQ((a + dg::tensor(std::vector<int64_t>{1, 1, 1, 1})).dtype(), dg::kInt64);
+  EXPECT_EQ((a + dg::tensor(std::vector<float>{1, 1, 1, 1})).dtype(), dg::kFloat32);
+  EXPECT_EQ(dg::promote_types(dg::kBool, dg::kUInt8), dg::kUInt8);
+  EXPECT_EQ(ints(a.index_select(0, dg::tensor(std::vector<int64_t>{3, 0}))), (std::vector<int64_t>{255, 0}));
+  EXPECT_EQ((a > 100).dtype(), dg::kBool);
+  EXPECT_THROW(a.requires_grad_(), dg::Error);
+  const float nan = std::nanf("");
+  EXPECT_EQ(ints(dg::tensor(std::vector<float>{-1.f, 300.7f, nan, 1e30f, 7.9f}).to(dg::kUInt8)),
+            (std::vector<int64_t>{255, 44, 0, 0, 7}));
+  EXPECT_EQ(dg::tensor(std::vector<float>{nan}).to(dg::kInt64).item<int64_t>(), std::numeric_limits<int64_t>::min());
+  std::ostringstream os;
+  os << a;
+  EXPECT_NE(os.str().find("CPUByteType{4}"), std::string::npos) << os.str();
+  EXPECT_EQ(std::string(dg::dtype_name(dg::kUInt8)), "uint8");
 }
 
 TEST(Comparison, EqualAndAllclose) {
