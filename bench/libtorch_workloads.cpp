@@ -2,7 +2,7 @@
 // line mirror of bench/workloads.cpp (dimgrad), which documents them; bench/
 // workloads.py is the same program in PyTorch.
 //
-//   libtorch_workloads W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]
+//   libtorch_workloads W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]
 //
 // LibTorch has no reader for gzip'ed IDX files: a small one (zlib) loads the
 // images as uint8, as dg::data::load_fashion_mnist(..., kUInt8) does.
@@ -64,6 +64,8 @@ struct Config {
   int threads = 1;
   int repeats = 1;
   int64_t batch = 0;  // 0: the workload's own
+  int64_t width = 512;  // W1's hidden layers (784-H-H-10), for the width scaling table
+  int64_t steps = 0;    // 0: the workload's own (an epoch; W2: 300)
 };
 
 // -------------------------------------------------------------------- data
@@ -104,9 +106,9 @@ Dataset load_fashion_mnist(bool train) {
 }
 
 // ------------------------------------------------------------------ models
-torch::nn::Sequential make_model(const std::string& w) {
+torch::nn::Sequential make_model(const std::string& w, int64_t width) {
   using namespace torch::nn;
-  if (w == "W1") return Sequential(Linear(784, 512), ReLU(), Linear(512, 512), ReLU(), Linear(512, 10));
+  if (w == "W1") return Sequential(Linear(784, width), ReLU(), Linear(width, width), ReLU(), Linear(width, 10));
   if (w == "W3") return Sequential(Linear(784, 100), ReLU(), Linear(100, 10));
   if (w == "W4")
     return Sequential(Linear(784, 256), BatchNorm1d(256), ReLU(), Linear(256, 256), BatchNorm1d(256), ReLU(),
@@ -128,13 +130,13 @@ Result train(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
   Result r;
   r.batch = c.batch ? c.batch : (c.workload == "W1" || c.workload == "W4") ? 128 : 64;
   const int64_t n = X.size(0);
-  r.steps = c.workload == "W2" ? 300 : n / r.batch;
+  r.steps = c.steps ? std::min(c.steps, n / r.batch) : c.workload == "W2" ? 300 : n / r.batch;
   const int64_t warmup = std::min<int64_t>(20, r.steps / 5);
   r.timed_steps = r.steps - warmup;
   const int64_t last = std::min<int64_t>(50, r.steps);
 
   torch::manual_seed(0);
-  auto model = make_model(c.workload);
+  auto model = make_model(c.workload, c.width);
   torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const torch::Tensor perm = torch::tensor(permutation(n, 0));
 
@@ -167,7 +169,7 @@ Result infer(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
   r.timed_steps = per_pass;
 
   torch::manual_seed(0);
-  auto model = make_model(c.workload);
+  auto model = make_model(c.workload, c.width);
   model->eval();
   torch::NoGradGuard no_grad;
 
@@ -190,7 +192,7 @@ Result infer(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]\n", prog);
+  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]\n", prog);
   return 2;
 }
 
@@ -207,6 +209,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) c.threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--repeats")) c.repeats = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--batch")) c.batch = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--width")) c.width = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--steps")) c.steps = std::atoll(argv[i + 1]);
     else return usage(argv[0]);
   }
   torch::set_num_threads(c.threads);
@@ -226,10 +230,12 @@ int main(int argc, char** argv) {
     all_ok = all_ok && r.ok;
     std::printf(
         "{\"framework\": \"libtorch\", \"workload\": \"%s\", \"threads\": %d, \"repeat\": %d, \"batch\": %lld, "
+        "\"width\": %lld, "
         "\"steps\": %lld, \"timed_steps\": %lld, \"samples_per_s\": %.1f, \"total_s\": %.3f, "
         "\"initial_loss\": %.4f, \"final_loss\": %.4f, \"peak_rss_mb\": %.1f, \"load_peak_rss_mb\": %.1f, "
         "\"ok\": %s}\n",
-        c.workload.c_str(), c.threads, rep, static_cast<long long>(r.batch), static_cast<long long>(r.steps),
+        c.workload.c_str(), c.threads, rep, static_cast<long long>(r.batch), static_cast<long long>(c.width),
+        static_cast<long long>(r.steps),
         static_cast<long long>(r.timed_steps), r.samples_per_s, r.total_s, r.initial_loss, r.final_loss,
         peak_rss_mb(), load_peak, r.ok ? "true" : "false");
     std::fflush(stdout);

@@ -6,7 +6,8 @@ Markdown tables of samples/s: median [min-max] over the rounds.
 
   bench/run_workloads.py compare [--build build] [--rounds 3] [--workloads W1,W2,W2-infer,W3,W4]
   bench/run_workloads.py sweep   [--rounds 3] [--workloads W1,W3]    PyTorch thread/BLAS settings
-  bench/run_workloads.py scaling [--rounds 3] [--batches 16,64,256,1024]   W1, 1 thread
+  bench/run_workloads.py scaling [--rounds 3] [--batches 16,64,256,1024] [--widths 256,...,4096]
+                                 W1 against batch size and width, 1 and 2 threads
 
 compare: dimgrad with 1 and 2 threads (dg::set_num_threads); PyTorch and
 LibTorch in the three settings `sweep` found worth keeping (SETTINGS below):
@@ -20,9 +21,11 @@ PyTorch and dimgrad / best LibTorch. Every JSON line is kept in --out
 A training run whose final loss is not well below ln(10) is reported as a
 failure (scaling: only marked, since 58 steps of batch 1024 do not get there).
 
-scaling compares one core each: PyTorch runs with torch.set_num_threads(1)
-and OPENBLAS_NUM_THREADS=1 (without the latter, OpenBLAS still multiplies on
-2 threads).
+scaling runs W1 at each batch size (one epoch) and each hidden width
+(784-H-H-10, batch 128, --width-steps steps), one core each (PyTorch with
+torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1: without the latter,
+OpenBLAS still multiplies on 2 threads) and two cores each (dimgrad 2
+threads, LibTorch 1+BLAS2).
 """
 import argparse
 import json
@@ -76,7 +79,7 @@ def make_env(spec):
     return env
 
 
-def command(args, framework, workload, threads, batch=0):
+def command(args, framework, workload, threads, batch=0, width=0, steps=0):
     if framework == "dimgrad":
         cmd = [os.path.join(args.build, "bench", "dg_workloads")]
     elif framework == "libtorch":
@@ -86,11 +89,15 @@ def command(args, framework, workload, threads, batch=0):
     cmd += [workload, "--threads", str(threads)]
     if batch:
         cmd += ["--batch", str(batch)]
+    if width:
+        cmd += ["--width", str(width)]
+    if steps:
+        cmd += ["--steps", str(steps)]
     return (["chrt", "-f", "10"] if CHRT else []) + cmd
 
 
-def run_one(args, key, framework, workload, threads, env_spec="", batch=0):
-    cmd = command(args, framework, workload, threads, batch)
+def run_one(args, key, framework, workload, threads, env_spec="", batch=0, width=0, steps=0):
+    cmd = command(args, framework, workload, threads, batch, width, steps)
     env = make_env(env_spec)
     if framework == "dimgrad":
         # libdimgrad.so from --build first: a copy of the build (see --build) stays
@@ -201,23 +208,46 @@ def compare(args):
 
 
 # ----------------------------------------------------------------- scaling
+# W1 at other batch sizes and widths, four ways: one core each (dimgrad 1
+# thread, PyTorch with torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1), and
+# two cores each (dimgrad 2 threads, LibTorch 1+BLAS2: its best W1 setting).
+SCALING_RUNS = [
+    ("dimgrad 1", "dimgrad", 1, ""),
+    ("pytorch 1", "pytorch", 1, ONE_CORE_ENV),
+    ("dimgrad 2", "dimgrad", 2, ""),
+    ("libtorch 1+BLAS2", "libtorch", 1, SETTINGS[1][2]),
+]
+
+
 def scaling(args):
-    batches = [int(b) for b in args.batches.split(",")]
+    points = [("batch", int(b), {"batch": int(b)}) for b in args.batches.split(",") if b] + \
+             [("width", int(w), {"width": int(w), "steps": args.width_steps}) for w in args.widths.split(",") if w]
     res = {}
     for _ in range(args.rounds):
-        for b in batches:
-            for fw in ("dimgrad", "pytorch"):
-                e = "" if fw == "dimgrad" else ONE_CORE_ENV
-                res.setdefault((b, fw), []).append(run_one(args, f"{fw} t1 b{b}", fw, "W1", 1, e, batch=b))
-    print(f"W1, one core each (PyTorch: `{ONE_CORE_ENV}`), samples/s median [min–max]:\n")
-    print("| batch | steps | dimgrad | PyTorch | dimgrad / PyTorch | final loss dimgrad / PyTorch |")
-    print("|---|---|---|---|---|---|")
-    for b in batches:
-        d, p = summary(res[(b, "dimgrad")], False), summary(res[(b, "pytorch")], False)
-        ratio = f"{d['median'] / p['median']:.2f}" if d and p else "–"
-        steps = res[(b, "dimgrad")][0].get("steps", "?")
-        loss = " / ".join(f"{s['loss']:.3f}" if s else "–" for s in (d, p))
-        print(f"| {b} | {steps} | {cell(d).split(' (')[0]} | {cell(p).split(' (')[0]} | {ratio} | {loss} |")
+        for kind, v, kw in points:
+            for label, fw, threads, env in SCALING_RUNS:
+                res.setdefault((kind, v, label), []).append(
+                    run_one(args, f"{label} {kind} {v}", fw, "W1", threads, env, **kw))
+    print(f"W1 (784-H-H-10), samples/s median [min–max]. One core: dimgrad 1 thread, PyTorch "
+          f"`{ONE_CORE_ENV}`. Two cores: dimgrad 2 threads, LibTorch `{SETTINGS[1][2]}` (its best W1 setting). "
+          f"Widths: batch 128, {args.width_steps} steps.\n")
+    for kind in ("batch", "width"):
+        vals = [v for k, v, _ in points if k == kind]
+        if not vals:
+            continue
+        print(f"| {kind} | steps | dimgrad 1 | PyTorch 1 | ratio | dimgrad 2 | LibTorch 1+BLAS2 | ratio | "
+              f"dimgrad 2 / dimgrad 1 | final loss dimgrad / PyTorch |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for v in vals:
+            s = {label: summary(res[(kind, v, label)], False) for label, *_ in SCALING_RUNS}
+            def ratio(a, b):
+                return f"{s[a]['median'] / s[b]['median']:.2f}" if s[a] and s[b] else "–"
+            steps = res[(kind, v, "dimgrad 1")][0].get("steps", "?")
+            loss = " / ".join(f"{s[k]['loss']:.3f}" if s[k] else "–" for k in ("dimgrad 1", "pytorch 1"))
+            cells = [cell(s[label]).split(" (")[0] for label, *_ in SCALING_RUNS]
+            print(f"| {v} | {steps} | {cells[0]} | {cells[1]} | {ratio('dimgrad 1', 'pytorch 1')} | {cells[2]} | "
+                  f"{cells[3]} | {ratio('dimgrad 2', 'libtorch 1+BLAS2')} | {ratio('dimgrad 2', 'dimgrad 1')} | {loss} |")
+        print()
 
 
 def main():
@@ -229,6 +259,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workloads", default=None)
     ap.add_argument("--batches", default="16,64,256,1024")
+    ap.add_argument("--widths", default="256,512,1024,2048,4096")
+    ap.add_argument("--width-steps", type=int, default=100,
+                    help="scaling: SGD steps per width run (a 4096-wide epoch takes minutes on one core)")
     ap.add_argument("--out", default="/tmp/dg-workloads")
     ap.add_argument("--append", action="store_true",
                     help="compare: add these rounds to those already in --out/results.jsonl")

@@ -3,7 +3,7 @@
 line mirror of bench/workloads.cpp (dimgrad), which documents them;
 bench/libtorch_workloads.cpp is the same program in LibTorch.
 
-  /usr/bin/python3 bench/workloads.py W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]
+  /usr/bin/python3 bench/workloads.py W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]
 
 Run with Debian's python3-torch (/usr/bin/python3). The gzip'ed IDX files are
 read with gzip + numpy and kept as uint8, as dg::data::load_fashion_mnist(...,
@@ -77,9 +77,9 @@ def load_fashion_mnist(train):
 
 
 # ------------------------------------------------------------------ models
-def make_model(w):
+def make_model(w, width):
     if w == "W1":
-        return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        return nn.Sequential(nn.Linear(784, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10))
     if w == "W3":
         return nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     if w == "W4":
@@ -96,13 +96,13 @@ def train(c, X, Y):
     r = {}
     r["batch"] = c["batch"] or (128 if c["workload"] in ("W1", "W4") else 64)
     n = X.size(0)
-    r["steps"] = 300 if c["workload"] == "W2" else n // r["batch"]
+    r["steps"] = min(c["steps"], n // r["batch"]) if c["steps"] else 300 if c["workload"] == "W2" else n // r["batch"]
     warmup = min(20, r["steps"] // 5)
     r["timed_steps"] = r["steps"] - warmup
     last = min(50, r["steps"])
 
     torch.manual_seed(0)
-    model = make_model(c["workload"])
+    model = make_model(c["workload"], c["width"])
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     perm = torch.tensor(permutation(n, 0))
 
@@ -139,7 +139,7 @@ def infer(c, X, Y):
     r["timed_steps"] = per_pass
 
     torch.manual_seed(0)
-    model = make_model(c["workload"])
+    model = make_model(c["workload"], c["width"])
     model.eval()
     with torch.no_grad():
         t0 = time.perf_counter()
@@ -164,19 +164,19 @@ def infer(c, X, Y):
 
 
 def usage():
-    print("usage: workloads.py W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B]", file=sys.stderr)
+    print("usage: workloads.py W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]", file=sys.stderr)
     return 2
 
 
 def main(argv):
     if len(argv) < 2:
         return usage()
-    c = {"workload": argv[1], "threads": 1, "repeats": 1, "batch": 0}
+    c = {"workload": argv[1], "threads": 1, "repeats": 1, "batch": 0, "width": 512, "steps": 0}
     if c["workload"] not in ("W1", "W2", "W2-infer", "W3", "W4"):
         return usage()
     for i in range(2, len(argv) - 1, 2):
         key = argv[i].lstrip("-")
-        if key not in ("threads", "repeats", "batch"):
+        if key not in ("threads", "repeats", "batch", "width", "steps"):
             return usage()
         c[key] = int(argv[i + 1])
     torch.set_num_threads(c["threads"])
@@ -196,7 +196,7 @@ def main(argv):
         r = infer(c, X, Y) if inference else train(c, X, Y)
         all_ok = all_ok and r["ok"]
         out = {"framework": "pytorch", "workload": c["workload"], "threads": c["threads"], "repeat": rep,
-               "batch": r["batch"], "steps": r["steps"], "timed_steps": r["timed_steps"],
+               "batch": r["batch"], "width": c["width"], "steps": r["steps"], "timed_steps": r["timed_steps"],
                "samples_per_s": round(r["samples_per_s"], 1), "total_s": round(r["total_s"], 3),
                "initial_loss": round(r["initial_loss"], 4), "final_loss": round(r["final_loss"], 4),
                "peak_rss_mb": round(peak_rss_mb(), 1), "load_peak_rss_mb": round(load_peak, 1), "ok": r["ok"]}
