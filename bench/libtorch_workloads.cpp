@@ -92,7 +92,7 @@ std::pair<std::vector<int64_t>, std::vector<uint8_t>> read_idx_gz(const std::str
 }
 
 struct Dataset {
-  torch::Tensor features, targets;  // float32 [N, 1, 28, 28] in [0, 1]; int64 [N]
+  torch::Tensor features, targets;  // uint8 [N, 1, 28, 28]; int64 [N]
 };
 
 Dataset load_fashion_mnist(bool train) {
@@ -192,7 +192,8 @@ Result infer(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]\n", prog);
+  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]\n",
+               prog);
   return 2;
 }
 
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
 
   const bool inference = c.workload == "W2-infer", image = c.workload.rfind("W2", 0) == 0;
   const Dataset ds = load_fashion_mnist(!inference);
-  // [N, 1, 28, 28] in [0, 1]; the MLPs take [N, 784]. Contiguous, in memory.
+  // uint8 [N, 1, 28, 28]; the MLPs take [N, 784]. Contiguous, in memory.
   const torch::Tensor X = image ? ds.features.contiguous() : ds.features.reshape({ds.features.size(0), 784}).contiguous();
   const torch::Tensor& Y = ds.targets;
 

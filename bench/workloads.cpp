@@ -172,7 +172,8 @@ Result infer(const Config& c, const dg::Tensor& X, const dg::Tensor& Y) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]\n", prog);
+  std::fprintf(stderr, "usage: %s W1|W2|W2-infer|W3|W4 --threads N [--repeats R] [--batch B] [--width H] [--steps S]\n",
+               prog);
   return 2;
 }
 

@@ -184,7 +184,7 @@ def main(argv):
     inference = c["workload"] == "W2-infer"
     image = c["workload"].startswith("W2")
     features, targets = load_fashion_mnist(not inference)
-    # [N, 1, 28, 28] in [0, 1]; the MLPs take [N, 784]. Contiguous, in memory.
+    # uint8 [N, 1, 28, 28]; the MLPs take [N, 784]. Contiguous, in memory.
     X = features.contiguous() if image else features.reshape(features.size(0), 784).contiguous()
     Y = targets
     del features, targets

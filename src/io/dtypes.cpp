@@ -7,8 +7,8 @@ namespace {
 
 // Each on-disk type: its size and what dimgrad loads it as.
 const DiskType kDiskTypes[] = {
-    {"F32", 4, kFloat},  {"F64", 8, kDouble}, {"I64", 8, kLong},  {"BOOL", 1, kBool},  {"F16", 2, kFloat},
-    {"BF16", 2, kFloat}, {"U8", 1, kUInt8},    {"I8", 1, kLong},   {"I16", 2, kLong},   {"U16", 2, kLong},
+    {"F32", 4, kFloat},  {"F64", 8, kDouble}, {"I64", 8, kLong}, {"BOOL", 1, kBool}, {"F16", 2, kFloat},
+    {"BF16", 2, kFloat}, {"U8", 1, kUInt8},   {"I8", 1, kLong},  {"I16", 2, kLong},  {"U16", 2, kLong},
     {"I32", 4, kLong},   {"U32", 4, kLong},
 };
 

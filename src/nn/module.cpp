@@ -2,13 +2,13 @@
 // the forward guard that gives shape errors their module path and shape trail.
 #include "dimgrad/nn/module.hpp"
 
-#include "dimgrad/nn/activation.hpp"
-#include "dimgrad/nn/pooling.hpp"
-
 #include <algorithm>
 #include <iomanip>
 #include <set>
 #include <sstream>
+
+#include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/pooling.hpp"
 
 namespace dg::nn {
 

@@ -32,9 +32,9 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
   const size_t es = a.element_size();
   const char* src = static_cast<const char*>(a.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
-  // Picking a batch of rows from a large data set is bound by memory latency
-  // (each row is a cache miss in a different place): two threads keep twice the
-  // misses in flight. Below ~64 KiB the copy is too short to share.
+  // Picking a batch of rows from a large data set waits on memory (each row is
+  // a cache miss in a different place), so two threads share the rows when
+  // there are 64 KiB or more; below that the copy is too short to share.
   const int64_t rows = g.outer * n;
   const int64_t bytes = static_cast<int64_t>(es) * rows * g.inner;
   const bool par = rows > 1 && bytes >= (int64_t(1) << 16) && omp_get_max_threads() > 1 && !omp_in_parallel();

@@ -173,7 +173,8 @@ template <class T> void max_pool_forward(const PoolShape& s, const T* x, T* y, i
   const auto cols = tap_ranges(s.OW, s.W, s.KW, s.SW, s.PW, s.DW);
   const bool k2s2 = s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 &&
                     s.DW == 1 && 2 * s.OH <= s.H && 2 * s.OW <= s.W;
-  [[maybe_unused]] const bool avx512_plane = kernels::active_isa() == kernels::Isa::Avx512 && s.H * s.W < (int64_t(1) << 31);
+  [[maybe_unused]] const bool avx512_plane =
+      kernels::active_isa() == kernels::Isa::Avx512 && s.H * s.W < (int64_t(1) << 31);
 #pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
   for (int64_t p = 0; p < s.P; ++p) {
     const T* xp = x + p * s.H * s.W;
