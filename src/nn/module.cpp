@@ -351,9 +351,9 @@ Tensor SequentialImpl::forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     // ReLU → MaxPool2d: the ReLU runs after the pooling (MaxPool2dImpl::forward_after_relu).
-    if (i + 1 < layers_.size() && dynamic_cast<ReLUImpl*>(layers_[i].get()))
+    if (auto* relu = i + 1 < layers_.size() ? dynamic_cast<ReLUImpl*>(layers_[i].get()) : nullptr)
       if (auto* pool = dynamic_cast<MaxPool2dImpl*>(layers_[i + 1].get())) {
-        h = pool->forward_after_relu(*layers_[i], h);
+        h = pool->forward_after_relu(*relu, h);
         ++i;
         continue;
       }

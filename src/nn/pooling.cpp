@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "dimgrad/nn/activation.hpp"
+
 namespace dg::nn {
 namespace {
 
@@ -68,7 +70,7 @@ Tensor MaxPool2dImpl::forward(const Tensor& input) {
   return guard.done(functional::max_pool2d(input, options));
 }
 
-Tensor MaxPool2dImpl::forward_after_relu(Module& relu, const Tensor& input) {
+Tensor MaxPool2dImpl::forward_after_relu(ReLUImpl& relu, const Tensor& input) {
   {
     ForwardGuard relu_guard(relu, input);
     if (!input.defined()) return relu.forward(input);  // the ReLU reports it, as when run alone

@@ -42,7 +42,7 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
   for (int64_t k = 0; k < rows; ++k) {
     const int64_t o = k / n, j = k % n;
     const int64_t r = ix[j] < 0 ? ix[j] + size : ix[j];
-    std::memcpy(dst + static_cast<size_t>((o * n + j) * g.inner) * es,
+    std::memcpy(dst + static_cast<size_t>(k * g.inner) * es,
                 src + static_cast<size_t>((o * size + r) * g.inner) * es, static_cast<size_t>(g.inner) * es);
   }
   return out;

@@ -1,14 +1,14 @@
 // Pooling: float64 gradchecks (inputs away from ties), golden values against
 // PyTorch, hand-computed cases, the layers and their shape errors.
+#include <cstring>
+#include <limits>
+#include <vector>
+
 #include "dimgrad/nn/activation.hpp"
 #include "dimgrad/nn/conv.hpp"
 #include "dimgrad/nn/pooling.hpp"
 #include "kernels/simd.hpp"
 #include "test_conv_fixture_util.hpp"
-
-#include <cstring>
-#include <limits>
-#include <vector>
 
 using namespace dg;
 namespace F = dg::nn::functional;

@@ -75,6 +75,8 @@ Tensor avg_pool2d(const Tensor& input, const AvgPool2dFuncOptions& options);
 Tensor adaptive_avg_pool2d(const Tensor& input, const AdaptiveAvgPool2dFuncOptions& options);
 }  // namespace functional
 
+class ReLUImpl;  // dimgrad/nn/activation.hpp
+
 class MaxPool2dImpl : public Module {
  public:
   explicit MaxPool2dImpl(MaxPool2dOptions options);
@@ -89,7 +91,7 @@ class MaxPool2dImpl : public Module {
   // backward run on the pooled tensor, a quarter of the size for 2×2 windows.
   // Sequential uses it for a ReLU followed by a MaxPool2d. Both layers appear
   // in the shape trail and name their ops (module paths) as when run one by one.
-  Tensor forward_after_relu(Module& relu, const Tensor& input);
+  Tensor forward_after_relu(ReLUImpl& relu, const Tensor& input);
   void reset() {}
   void pretty_print(std::ostream& os) const override;  // "MaxPool2d k2 s2"
   MaxPool2dOptions options;
