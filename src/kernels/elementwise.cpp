@@ -60,8 +60,11 @@ void fill(const Tensor& t, Scalar v) {
     using T = typename decltype(tag)::type;
     const T value = v.to<T>();
     if (t.is_contiguous()) {
+      // On all threads when long: each thread writes the chunk it also reads and
+      // writes in the elementwise loops (the same split), so the lines stay in
+      // its cache instead of moving to the calling thread's.
       T* p = static_cast<T*>(t.raw_data());
-      std::fill(p, p + t.numel(), value);
+      parallel_range(t.numel(), [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
     } else {
       unary_loop<T, T>(t, t, [value](T) { return value; });
     }
