@@ -145,7 +145,7 @@ Result train(const Config& c, const torch::Tensor& X, const torch::Tensor& Y) {
     if (s == warmup) t_warm = now_s();
     const torch::Tensor idx = perm.narrow(0, s * r.batch, r.batch);
     const torch::Tensor x = X.index_select(0, idx).to(torch::kFloat32).div_(255), y = Y.index_select(0, idx);
-    opt.zero_grad();
+    model->zero_grad(/*set_to_none=*/true);  // dimgrad's default (LibTorch 1.13's optimizer only zeroes)
     torch::Tensor loss = F::cross_entropy(model->forward(x), y);
     loss.backward();
     opt.step();

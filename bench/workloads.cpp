@@ -125,7 +125,7 @@ Result train(const Config& c, const dg::Tensor& X, const dg::Tensor& Y) {
     if (s == warmup) t_warm = now_s();
     const dg::Tensor idx = perm.narrow(0, s * r.batch, r.batch);
     const dg::Tensor x = dg::data::to_unit_float(X.index_select(0, idx)), y = Y.index_select(0, idx);
-    opt.zero_grad();
+    opt.zero_grad();  // drops the gradients (LibTorch 2.x's default)
     dg::Tensor loss = F::cross_entropy(model->forward(x), y);
     loss.backward();
     opt.step();

@@ -113,7 +113,7 @@ def train(c, X, Y):
             t_warm = time.perf_counter()
         idx = perm.narrow(0, s * r["batch"], r["batch"])
         x, y = X.index_select(0, idx).to(torch.float32).div_(255), Y.index_select(0, idx)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)  # dimgrad's default (and PyTorch 2.x's)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()

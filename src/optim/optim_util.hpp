@@ -33,20 +33,39 @@ bool has_prefix(const StateDict& in, const std::string& prefix);
 std::string num(double v);
 
 // ----------------------------------------------------------------- loops
-// Runs body(begin, end) over [0, n), split across the OpenMP threads when n is
-// large enough to pay for them (chunks aligned to 16 elements for SIMD).
-template <class F> void parallel_range(int64_t n, F&& body) {
-  if (n < kernels::kParallelGrain || omp_get_max_threads() == 1 || omp_in_parallel()) {
-    body(int64_t{0}, n);
+// body(begin, end) over [0, n), split across the threads when n is large enough
+// to pay for them (chunks aligned to 16 elements for SIMD).
+using kernels::parallel_range;
+
+// update(i, begin, end) for items i = 0 … count−1 of size(i) elements each, in
+// ONE parallel region for the whole optimizer step (a region per parameter
+// made W4's SGD step open several, each a hand-over between the threads). An
+// item long enough for parallel_range is split as parallel_range splits it, so
+// each thread updates the same part of the parameter as every other loop over
+// it does (the part already in its cache); shorter items go whole to the
+// threads in turn. Items must not overlap; update must not throw.
+template <class Size, class Update> void parallel_items(size_t count, const Size& size, const Update& update) {
+  int64_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += size(i);
+  if (!kernels::use_threads(total)) {
+    for (size_t i = 0; i < count; ++i)
+      if (size(i) > 0) update(i, int64_t{0}, size(i));
     return;
   }
 #pragma omp parallel
   {
     const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
-    int64_t chunk = (n + nt - 1) / nt;
-    chunk = (chunk + 15) / 16 * 16;
-    const int64_t b = std::min(n, tid * chunk), e = std::min(n, b + chunk);
-    if (b < e) body(b, e);
+    int64_t small = 0;  // short items seen so far: item k of them goes to thread k mod nt
+    for (size_t i = 0; i < count; ++i) {
+      const int64_t n = size(i);
+      if (n >= kernels::kParallelGrain) {
+        const int64_t chunk = ((n + nt - 1) / nt + 15) / 16 * 16;
+        const int64_t b = std::min(n, tid * chunk), e = std::min(n, b + chunk);
+        if (b < e) update(i, b, e);
+      } else if (n > 0 && small++ % nt == tid) {
+        update(i, int64_t{0}, n);
+      }
+    }
   }
 }
 

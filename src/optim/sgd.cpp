@@ -50,53 +50,63 @@ void SGD::check_options(const OptimizerOptions& options, const std::string& wher
 
 namespace {
 
-// One SGD update of n elements. Each line is the PyTorch op it fuses, with its
-// rounding (constants in the parameter's dtype, as PyTorch's CPU kernels do):
+// The SGD update of elements [b, e). Each line is the PyTorch op it fuses, with
+// its rounding (constants in the parameter's dtype, as PyTorch's CPU kernels do):
 //   d = g + wd·p                       d_p.add(param, alpha=weight_decay)
 //   b = d (first step) | b·μ + (1−τ)·d buf.mul_(momentum).add_(d_p, alpha=1-dampening)
 //   d = d + μ·b (Nesterov) | b
 //   p = p + (−lr)·d                    param.add_(d_p, alpha=-lr)
 template <class T>
-void sgd_update(T* P, const T* G, T* B, int64_t n, const SGDOptions& o, bool first) {
+void sgd_update(T* P, const T* G, T* B, int64_t b, int64_t e, const SGDOptions& o, bool first) {
   const T wd = static_cast<T>(o.weight_decay()), mu = static_cast<T>(o.momentum());
   const T damp1 = static_cast<T>(1 - o.dampening()), neg_lr = static_cast<T>(-o.lr());
   const bool decay = o.weight_decay() != 0, nesterov = o.nesterov();
-  detail::parallel_range(n, [&](int64_t b, int64_t e) {
-    if (!B) {  // no momentum
-      for (int64_t i = b; i < e; ++i) {
-        T d = decay ? G[i] + wd * P[i] : G[i];
-        P[i] = P[i] + neg_lr * d;
-      }
-    } else if (first) {  // the buffer starts as the first gradient (dampening not applied)
-      for (int64_t i = b; i < e; ++i) {
-        T d = decay ? G[i] + wd * P[i] : G[i];
-        B[i] = d;
-        if (nesterov) d = d + mu * d;
-        P[i] = P[i] + neg_lr * d;
-      }
-    } else {
-      for (int64_t i = b; i < e; ++i) {
-        T d = decay ? G[i] + wd * P[i] : G[i];
-        const T buf = B[i] * mu + damp1 * d;
-        B[i] = buf;
-        d = nesterov ? d + mu * buf : buf;
-        P[i] = P[i] + neg_lr * d;
-      }
+  if (!B) {  // no momentum
+    for (int64_t i = b; i < e; ++i) {
+      T d = decay ? G[i] + wd * P[i] : G[i];
+      P[i] = P[i] + neg_lr * d;
     }
-  });
+  } else if (first) {  // the buffer starts as the first gradient (dampening not applied)
+    for (int64_t i = b; i < e; ++i) {
+      T d = decay ? G[i] + wd * P[i] : G[i];
+      B[i] = d;
+      if (nesterov) d = d + mu * d;
+      P[i] = P[i] + neg_lr * d;
+    }
+  } else {
+    for (int64_t i = b; i < e; ++i) {
+      T d = decay ? G[i] + wd * P[i] : G[i];
+      const T buf = B[i] * mu + damp1 * d;
+      B[i] = buf;
+      d = nesterov ? d + mu * buf : buf;
+      P[i] = P[i] + neg_lr * d;
+    }
+  }
 }
+
+// One parameter's update, gathered before any runs.
+struct SgdItem {
+  detail::ParamBuffers pb;
+  Tensor buffer;  // momentum buffer, undefined without momentum
+  const SGDOptions* options;
+  bool first;
+  template <class T> void run(int64_t b, int64_t e) const {
+    sgd_update<T>(pb.p<T>(), pb.g<T>(), buffer.defined() ? detail::buf<T>(buffer) : nullptr, b, e, *options, first);
+  }
+};
 
 }  // namespace
 
 Tensor SGD::step(LossClosure closure) {
   Tensor loss = run_closure(closure);
   NoGradGuard no_grad;
+  std::vector<SgdItem> items;
   for (auto& group : param_groups_) {
     const auto& o = options_as<SGDOptions>(group);
     for (auto& p : group.params()) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      detail::ParamBuffers pb(p, grad);
+      dispatch_floating(p.dtype(), "SGD::step", [](auto) {});  // a clear error before anything is updated
       Tensor buffer;
       bool first = false;
       if (o.momentum() != 0) {
@@ -109,13 +119,16 @@ Tensor SGD::step(LossClosure closure) {
         }
         buffer = st.momentum_buffer();
       }
-      dispatch_floating(p.dtype(), "SGD::step", [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        sgd_update<T>(pb.p<T>(), pb.g<T>(), buffer.defined() ? detail::buf<T>(buffer) : nullptr, pb.n, o, first);
-      });
-      pb.finish();
+      items.push_back(SgdItem{detail::ParamBuffers(p, grad), buffer, &o, first});
     }
   }
+  detail::parallel_items(
+      items.size(), [&](size_t i) { return items[i].pb.n; },
+      [&](size_t i, int64_t b, int64_t e) {
+        if (items[i].pb.param.dtype() == kFloat64) items[i].run<double>(b, e);
+        else items[i].run<float>(b, e);
+      });
+  for (auto& item : items) item.pb.finish();
   return loss;
 }
 

@@ -61,17 +61,25 @@ TEST(Optimizer, LibTorchStyleUse) {
   EXPECT_EQ(opt.parameters().size(), 2u);
 }
 
-TEST(Optimizer, ZeroGradZeroesLikeLibTorch113OrDrops) {
+TEST(Optimizer, ZeroGradDropsByDefaultOrZeroesInPlace) {
   auto w = dg::tensor({1.0, 2.0}).requires_grad_();
   dg::optim::Adam opt({w});
   (w * w).sum().backward();
   ASSERT_TRUE(w.grad().defined());
-  opt.zero_grad();  // LibTorch/PyTorch 1.13: zeroed in place, still defined
+  dg::Tensor held = w.grad();
+  opt.zero_grad(/*set_to_none=*/false);  // LibTorch 1.13's behaviour: zeroed in place, the same tensor
   ASSERT_TRUE(w.grad().defined());
+  EXPECT_EQ(w.grad().data_ptr<float>(), held.data_ptr<float>());
   EXPECT_EQ(values(w.grad()), (std::vector<double>{0, 0}));
   (w * w).sum().backward();
   EXPECT_EQ(values(w.grad()), (std::vector<double>{2, 4}));  // accumulates onto the zeros
-  opt.zero_grad(/*set_to_none=*/true);
+  EXPECT_EQ(values(held), (std::vector<double>{2, 4}));
+  opt.zero_grad();  // the default, as LibTorch/PyTorch 2.x: dropped
+  EXPECT_FALSE(w.grad().defined());
+  EXPECT_EQ(values(held), (std::vector<double>{2, 4}));  // a tensor the user kept is left alone
+  (w * w).sum().backward();
+  EXPECT_EQ(values(w.grad()), (std::vector<double>{2, 4}));  // a fresh gradient, not added to the old one
+  opt.zero_grad();
   EXPECT_FALSE(w.grad().defined());
   // A step with no gradients changes nothing and makes no state.
   opt.step();
@@ -172,6 +180,46 @@ TEST(Optimizer, LargeParameterMatchesScalarReference) {
     return values(q);
   };
   EXPECT_EQ(run(1), run(std::max(2, dg::get_num_threads())));
+}
+
+// SGD updates all parameters in one parallel pass: long ones split across the
+// threads, short ones handed out whole. Every element must get PyTorch's update
+// exactly once, whatever the mix of sizes, dtypes and threads.
+TEST(Optimizer, SgdManyParametersInOnePassMatchScalarReference) {
+  const std::vector<int64_t> sizes = {100003, 7, 40000, 1, 32768, 32767, 0, 65537, 300};
+  for (int threads : {1, 2, 3}) {
+    const int before = dg::get_num_threads();
+    dg::set_num_threads(threads);
+    std::vector<dg::Tensor> params, grads;
+    std::vector<std::vector<double>> ref, buf;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const auto dt = k % 3 == 2 ? dg::kFloat64 : dg::kFloat32;
+      params.push_back(dg::randn({sizes[k]}, dt).requires_grad_());
+      grads.push_back(dg::randn({sizes[k]}, dt));
+      ref.push_back(values(params.back()));
+      buf.emplace_back(static_cast<size_t>(sizes[k]), 0.0);
+    }
+    dg::optim::SGD opt(params, dg::optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.01).nesterov(true));
+    for (int t = 0; t < 3; ++t) {
+      for (size_t k = 0; k < params.size(); ++k) params[k].set_grad(grads[k] * (t + 1.0));
+      opt.step();
+      for (size_t k = 0; k < params.size(); ++k) {
+        const bool f32 = params[k].dtype() == dg::kFloat32;
+        // The same operations in the parameter's precision.
+        auto r = [f32](double x) { return f32 ? static_cast<double>(static_cast<float>(x)) : x; };
+        const auto gv = values(grads[k] * (t + 1.0));
+        for (size_t i = 0; i < ref[k].size(); ++i) {
+          const double d = r(gv[i] + r(r(0.01) * ref[k][i]));
+          buf[k][i] = t == 0 ? d : r(r(buf[k][i] * r(0.9)) + r(r(1.0) * d));
+          const double step = r(d + r(r(0.9) * buf[k][i]));
+          ref[k][i] = r(ref[k][i] + r(r(-0.1) * step));
+        }
+        ASSERT_EQ(values(params[k]), ref[k]) << "parameter " << k << " (" << sizes[k] << " elements), step " << t
+                                             << ", " << threads << " threads";
+      }
+    }
+    dg::set_num_threads(before);
+  }
 }
 
 TEST(Optimizer, BadArgumentsSayWhatIsWrong) {

@@ -162,10 +162,12 @@ class Optimizer {
   // and its loss returned.
   virtual Tensor step(LossClosure closure = nullptr) = 0;
 
-  // LibTorch 1.13 (and PyTorch 1.13) zero the gradients in place by default;
-  // set_to_none = true drops them instead (saves a pass over memory; the next
-  // backward allocates them again).
-  void zero_grad(bool set_to_none = false);
+  // Drops the gradients by default, as LibTorch and PyTorch 2.x do (and as
+  // Module::zero_grad here): the next backward hands each parameter its
+  // gradient buffer as it is, where zeroing would cost a pass writing zeros and
+  // the backward a pass adding into them. set_to_none = false zeroes them in
+  // place (LibTorch 1.13's only behaviour), keeping the same tensors.
+  void zero_grad(bool set_to_none = true);
 
   // Parameters of the first group.
   const std::vector<Tensor>& parameters() const noexcept;
