@@ -118,20 +118,24 @@ std::vector<TapRange> tap_ranges(int64_t out, int64_t size, int64_t k, int64_t s
 // permute each, and makes the same four branch-free selects in the same order
 // as the portable loop: first maximum wins ties, a NaN is taken. The tail of a
 // row (and rows shorter than 16 outputs, such as 14 or 7) uses masked loads and
-// stores. Indices are computed in 32 bits (the caller checks H·W < 2³¹) and
-// widened to int64 for storing (the maskz forms: GCC 12 warns about the
-// undefined registers the plain ones start from).
+// stores. The winner is stored as an int64 plane index (I = int64_t; computed in
+// 32 bits, the caller checks H·W < 2³¹, and widened with the maskz forms: GCC 12
+// warns about the undefined registers the plain ones start from) or as its
+// window code 0…3 (I = uint8_t, see MaxPool2dBackward).
+template <class I>
 DG_TARGET_AVX512 void max_pool_k2s2_plane_avx512(const float* xp, int64_t W, int64_t OH, int64_t OW, float* yp,
-                                                 int64_t* ip) {
+                                                 I* ip) {
+  constexpr bool codes = std::is_same_v<I, uint8_t>;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i off01 = _mm512_set1_epi32(1), off10 = _mm512_set1_epi32(static_cast<int32_t>(W)),
-                off11 = _mm512_set1_epi32(static_cast<int32_t>(W + 1));
+  // What the winner stores: its window code, or its offset from the window's corner.
+  const __m512i off01 = _mm512_set1_epi32(1), off10 = _mm512_set1_epi32(codes ? 2 : static_cast<int32_t>(W)),
+                off11 = _mm512_set1_epi32(codes ? 3 : static_cast<int32_t>(W + 1));
   for (int64_t oh = 0; oh < OH; ++oh) {
     const float* r0 = xp + 2 * oh * W;
     const float* r1 = r0 + W;
     float* yr = yp + oh * OW;
-    int64_t* ir = ip + oh * OW;
+    I* ir = ip + oh * OW;
     for (int64_t ow = 0; ow < OW; ow += 16) {
       const int64_t n = std::min<int64_t>(16, OW - ow), in = 2 * n;  // outputs, inputs per row
       const auto out_mask = static_cast<__mmask16>((1u << n) - 1);
@@ -155,86 +159,140 @@ DG_TARGET_AVX512 void max_pool_k2s2_plane_avx512(const float* xp, int64_t W, int
       take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
       best = _mm512_mask_mov_ps(best, take, v11);
       off = _mm512_mask_mov_epi32(off, take, off11);
-      // plane index of the winner: (2·oh)·W + 2·(ow + lane) + its offset in the window
-      const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * oh * W + 2 * ow)),
-                                           _mm512_add_epi32(even, off));
       _mm512_mask_storeu_ps(yr + ow, out_mask, best);
-      _mm512_mask_storeu_epi64(ir + ow, static_cast<__mmask8>(out_mask & 0xFF),
-                               _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 0)));
-      _mm512_mask_storeu_epi64(ir + ow + 8, static_cast<__mmask8>(out_mask >> 8),
-                               _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 1)));
+      if constexpr (codes) {
+        _mm512_mask_cvtepi32_storeu_epi8(ir + ow, out_mask, off);
+      } else {
+        // plane index of the winner: (2·oh)·W + 2·(ow + lane) + its offset in the window
+        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * oh * W + 2 * ow)),
+                                             _mm512_add_epi32(even, off));
+        _mm512_mask_storeu_epi64(ir + ow, static_cast<__mmask8>(out_mask & 0xFF),
+                                 _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 0)));
+        _mm512_mask_storeu_epi64(ir + ow + 8, static_cast<__mmask8>(out_mask >> 8),
+                                 _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, col, 1)));
+      }
+    }
+  }
+}
+
+// Backward of the 2×2 / stride-2 window from window codes, on a plane whose
+// windows tile it exactly (H = 2·OH, W = 2·OW): every input pixel belongs to
+// one window, so dx is written once, row pair by row pair, with dY where the
+// code points and 0 elsewhere (no zero fill first, no scattered adds). For 16
+// outputs: four masked moves pick dY for each corner, and one permute per input
+// row interleaves the even and odd columns back.
+DG_TARGET_AVX512 void max_pool_k2s2_backward_plane_avx512(const float* dyp, const uint8_t* cp, int64_t OH, int64_t OW,
+                                                          float* dxp) {
+  const int64_t W = 2 * OW;
+  const __m512i lo_pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_pairs = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i c1 = _mm512_set1_epi32(1), c2 = _mm512_set1_epi32(2), c3 = _mm512_set1_epi32(3);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* r0 = dxp + 2 * oh * W;
+    float* r1 = r0 + W;
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+      const int64_t n = std::min<int64_t>(16, OW - ow), in = 2 * n;
+      const auto out_mask = static_cast<__mmask16>((1u << n) - 1);
+      const auto lo_mask = static_cast<__mmask16>(in >= 16 ? 0xFFFFu : (1u << in) - 1);
+      const auto hi_mask = static_cast<__mmask16>(in > 16 ? (1u << (in - 16)) - 1 : 0u);
+      const __m512 g = _mm512_maskz_loadu_ps(out_mask, dyp + oh * OW + ow);
+      const __m512i code = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_maskz_loadu_epi8(out_mask, cp + oh * OW + ow));
+      const __m512 v00 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_setzero_si512()), g);
+      const __m512 v01 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c1), g);
+      const __m512 v10 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c2), g);
+      const __m512 v11 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c3), g);
+      _mm512_mask_storeu_ps(r0 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v00, lo_pairs, v01));
+      _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v00, hi_pairs, v01));
+      _mm512_mask_storeu_ps(r1 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v10, lo_pairs, v11));
+      _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v10, hi_pairs, v11));
     }
   }
 }
 #endif
 
-template <class T> void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* idx) {
+// Whether the window is 2×2 / stride 2 without padding or dilation and its
+// windows tile the plane exactly (H = 2·OH, W = 2·OW): then every input pixel
+// belongs to exactly one window, and the argmax can be kept as a window code.
+bool k2s2(const PoolShape& s) {
+  return s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 && s.DW == 1 &&
+         2 * s.OH <= s.H && 2 * s.OW <= s.W;
+}
+bool k2s2_tiles(const PoolShape& s) { return k2s2(s) && 2 * s.OH == s.H && 2 * s.OW == s.W; }
+
+// y = the maximum of each window, and where it was: idx the int64 index in the
+// plane (I = int64_t, what max_pool2d_with_indices returns), or its code in the
+// 2×2 window, 0 1 / 2 3 (I = uint8_t: 1 byte per output instead of 8 to write
+// now and read in backward; only when k2s2_tiles).
+template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x, T* y, I* idx) {
+  constexpr bool codes = std::is_same_v<I, uint8_t>;
   const auto rows = tap_ranges(s.OH, s.H, s.KH, s.SH, s.PH, s.DH);
   const auto cols = tap_ranges(s.OW, s.W, s.KW, s.SW, s.PW, s.DW);
-  const bool k2s2 = s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 &&
-                    s.DW == 1 && 2 * s.OH <= s.H && 2 * s.OW <= s.W;
+  const bool two_by_two = k2s2(s);
   [[maybe_unused]] const bool avx512_plane =
       kernels::active_isa() == kernels::Isa::Avx512 && s.H * s.W < (int64_t(1) << 31);
 #pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
   for (int64_t p = 0; p < s.P; ++p) {
     const T* xp = x + p * s.H * s.W;
     T* yp = y + p * s.OH * s.OW;
-    int64_t* ip = idx + p * s.OH * s.OW;
+    I* ip = idx + p * s.OH * s.OW;
 #if DG_SIMD_DISPATCH
     if constexpr (std::is_same_v<T, float>) {
-      if (k2s2 && avx512_plane) {
+      if (two_by_two && avx512_plane) {
         max_pool_k2s2_plane_avx512(xp, s.W, s.OH, s.OW, yp, ip);
         continue;
       }
     }
 #endif
     for (int64_t oh = 0; oh < s.OH; ++oh) {
-      if (k2s2) {
+      if (two_by_two) {
         // The common 2×2 / stride 2 window: four reads, no bounds to check.
         const T* r0 = xp + 2 * oh * s.W;
         const T* r1 = r0 + s.W;
         T* yr = yp + oh * s.OW;
-        int64_t* ir = ip + oh * s.OW;
+        I* ir = ip + oh * s.OW;
         const int64_t base = 2 * oh * s.W;
         // Branch-free selects (the comparisons of random data are unpredictable),
         // so the loop vectorizes. First maximum wins ties; NaN propagates (as PyTorch).
         kernels::simd_for(0, s.OW, [=, W = s.W](int64_t ow) {
           const int64_t w = 2 * ow;
           T best = r0[w];
-          int64_t arg = base + w;
+          int64_t code = 0;
           const T b = r0[w + 1], c = r1[w], d = r1[w + 1];
           bool take = b > best || b != b;
           best = take ? b : best;
-          arg = take ? base + w + 1 : arg;
+          code = take ? 1 : code;
           take = c > best || c != c;
           best = take ? c : best;
-          arg = take ? base + W + w : arg;
+          code = take ? 2 : code;
           take = d > best || d != d;
           best = take ? d : best;
-          arg = take ? base + W + w + 1 : arg;
+          code = take ? 3 : code;
           yr[ow] = best;
-          ir[ow] = arg;
+          if constexpr (codes) ir[ow] = static_cast<uint8_t>(code);
+          else ir[ow] = base + (code >> 1) * W + w + (code & 1);
         });
         continue;
       }
-      const TapRange ri = rows[static_cast<size_t>(oh)];
-      for (int64_t ow = 0; ow < s.OW; ++ow) {
-        const TapRange rj = cols[static_cast<size_t>(ow)];
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t arg = -1;
-        for (int64_t i = ri.lo; i < ri.hi; ++i) {
-          const int64_t ih = oh * s.SH - s.PH + i * s.DH;
-          for (int64_t j = rj.lo; j < rj.hi; ++j) {
-            const int64_t iw = ow * s.SW - s.PW + j * s.DW;
-            const T v = xp[ih * s.W + iw];
-            if (arg < 0 || v > best || std::isnan(v)) {
-              best = v;
-              arg = ih * s.W + iw;
+      if constexpr (!codes) {
+        const TapRange ri = rows[static_cast<size_t>(oh)];
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const TapRange rj = cols[static_cast<size_t>(ow)];
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t arg = -1;
+          for (int64_t i = ri.lo; i < ri.hi; ++i) {
+            const int64_t ih = oh * s.SH - s.PH + i * s.DH;
+            for (int64_t j = rj.lo; j < rj.hi; ++j) {
+              const int64_t iw = ow * s.SW - s.PW + j * s.DW;
+              const T v = xp[ih * s.W + iw];
+              if (arg < 0 || v > best || std::isnan(v)) {
+                best = v;
+                arg = ih * s.W + iw;
+              }
             }
           }
+          yp[oh * s.OW + ow] = best;
+          ip[oh * s.OW + ow] = arg;
         }
-        yp[oh * s.OW + ow] = best;
-        ip[oh * s.OW + ow] = arg;
       }
     }
   }
@@ -244,17 +302,58 @@ struct MaxPool2dBackward : Node {
   MaxPool2dBackward() : Node(OpKind::MaxPool2d) {}
   PoolShape s;
   Shape in_shape;
-  Tensor indices;  // int64, the output's shape
+  Tensor indices;  // int64, the output's shape; or, when undefined:
+  Tensor codes;    // uint8 window codes (k2s2_tiles)
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);
+    const int64_t n_out = s.OH * s.OW;
+    const bool par = parallel_planes(s.P * n_out);
+    if (codes.defined()) {
+      // Every pixel is in one window: dx is written once, no zero fill.
+      Tensor dx = make_tensor(in_shape, dy.dtype());  // dx [N, C, H, W]
+      const uint8_t* code = codes.data_ptr<uint8_t>();
+      [[maybe_unused]] const bool avx512 = kernels::active_isa() == kernels::Isa::Avx512;
+      dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* d = dy.data_ptr<T>();
+        T* out = dx.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t p = 0; p < s.P; ++p) {
+          const T* dp = d + p * n_out;
+          const uint8_t* cp = code + p * n_out;
+          T* xp = out + p * s.H * s.W;
+#if DG_SIMD_DISPATCH
+          if constexpr (std::is_same_v<T, float>) {
+            if (avx512) {
+              max_pool_k2s2_backward_plane_avx512(dp, cp, s.OH, s.OW, xp);
+              continue;
+            }
+          }
+#endif
+          for (int64_t oh = 0; oh < s.OH; ++oh) {
+            T* r0 = xp + 2 * oh * s.W;
+            T* r1 = r0 + s.W;
+            for (int64_t ow = 0; ow < s.OW; ++ow) {
+              // the window's four pixels: dY to the one its code names, 0 to the others
+              const T gv = dp[oh * s.OW + ow];
+              const uint8_t c = cp[oh * s.OW + ow];
+              r0[2 * ow] = c == 0 ? gv : T(0);
+              r0[2 * ow + 1] = c == 1 ? gv : T(0);
+              r1[2 * ow] = c == 2 ? gv : T(0);
+              r1[2 * ow + 1] = c == 3 ? gv : T(0);
+            }
+          }
+        }
+      });
+      return {dx};
+    }
     Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
     const int64_t* idx = indices.data_ptr<int64_t>();
     dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* d = dy.data_ptr<T>();
       T* out = dx.data_ptr<T>();
-      const int64_t n_out = s.OH * s.OW;
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * n_out))
+#pragma omp parallel for schedule(static) if (par)
       for (int64_t p = 0; p < s.P; ++p)
         // dx[p, argmax] += dY[p, oh, ow]: the window's maximum took the whole gradient
         for (int64_t o = p * n_out; o < (p + 1) * n_out; ++o)
@@ -354,27 +453,44 @@ struct AdaptiveAvgPool2dBackward : Node {
 
 using namespace ops;
 
-std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
-                                                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+namespace ops {
+namespace {
+
+// The output, and the int64 indices when asked for. Without them, a 2×2 /
+// stride-2 window tiling the plane keeps window codes for backward instead.
+std::tuple<Tensor, Tensor> max_pool2d_impl(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                                           IntArrayRef padding, IntArrayRef dilation, bool ceil_mode,
+                                           bool want_indices) {
   PoolShape s = pool_shape(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d");
   Tensor x = kernels::as_contiguous(input);
   Shape os = out_shape(x, s.OH, s.OW);
-  Tensor y = make_tensor(os, x.dtype()), idx = make_tensor(os, kLong);
+  const bool use_codes = !want_indices && k2s2_tiles(s);
+  Tensor y = make_tensor(os, x.dtype()), idx = make_tensor(os, use_codes ? kUInt8 : kLong);
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
+    if (use_codes) max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<uint8_t>());
+    else max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
   });
   record<MaxPool2dBackward>(y, {&input}, {}, [&](MaxPool2dBackward& n) {
     n.s = s;
     n.in_shape = Shape(input.sizes());
-    n.indices = n.save(idx);
+    if (use_codes) n.codes = n.save(idx);
+    else n.indices = n.save(idx);
   });
-  return {y, idx};
+  return {y, use_codes ? Tensor() : idx};
+}
+
+}  // namespace
+}  // namespace ops
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                                                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  return max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, /*want_indices=*/true);
 }
 
 Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
                   IntArrayRef dilation, bool ceil_mode) {
-  return std::get<0>(max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode));
+  return std::get<0>(max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, false));
 }
 
 Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,

@@ -94,7 +94,8 @@ TEST(Pool, HandComputed) {
 // give what the PyTorch rule gives — the first maximum of the window in reading
 // order wins ties, a NaN wins over numbers (the last NaN when there are several)
 // — for rows shorter than, equal to and longer than 16 outputs, odd widths (the
-// last column is never read) and odd heights (the last row is never read).
+// last column is never read) and odd heights (the last row is never read); and
+// so must max_pool2d's backward, from window codes or from indices.
 TEST(Pool, MaxPool2x2SameOnEveryIsaAsTheRule) {
   const kernels::Isa saved = kernels::active_isa();
   const int threads = get_num_threads();
@@ -138,6 +139,24 @@ TEST(Pool, MaxPool2x2SameOnEveryIsaAsTheRule) {
                 << where << ": y[" << k << "] = " << got << ", want " << want_y[k];
             ASSERT_EQ(idx.data_ptr<int64_t>()[k], want_i[k]) << where << ": index " << k;
           }
+          // max_pool2d without indices — window codes instead when the windows
+          // tile the plane (H and W even), the int64 indices otherwise: the same
+          // values, and backward puts each dY on its window's argmax, 0 elsewhere
+          // (the code path writes every dx element without zeroing first).
+          Tensor xg = x.detach().requires_grad_();
+          Tensor y2 = max_pool2d(xg, 2);
+          Tensor dy = (arange(y2.numel(), kFloat) + 1.0f).reshape(y2.sizes());
+          y2.backward(dy);
+          std::vector<float> want_dx(static_cast<size_t>(x.numel()), 0.0f);
+          for (int64_t k = 0; k < y2.numel(); ++k) {
+            const float got = y2.data_ptr<float>()[k];
+            ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
+                << where << ": max_pool2d y[" << k << "] = " << got << ", want " << want_y[k];
+            want_dx[static_cast<size_t>((k / (OH * OW)) * H * W + want_i[k])] = static_cast<float>(k + 1);
+          }
+          const float* dx = xg.grad().data_ptr<float>();
+          for (int64_t i = 0; i < x.numel(); ++i)
+            ASSERT_EQ(dx[i], want_dx[static_cast<size_t>(i)]) << where << ": dx[" << i << "]";
         }
       }
     }
