@@ -20,8 +20,29 @@ namespace dg::kernels {
 
 namespace {
 
+// Up to this many rows of C, a product on one thread transposes a transposed B
+// into a buffer first (see sgemm): oneDNN transposes B while packing it for
+// every product, and with few rows of A that packing is a large part of the
+// work. Measured on one core (docs/performance.md): 64×784·784×100 (W3's first
+// layer) 136 µs as given against 7 + 103 µs transposed first; 64×3136·3136×128
+// (W2's) 609 against 56 + 442; at 128 rows the two were even (128×784·784×512:
+// 941 against 995). On two threads it did not pay: the transpose runs on one of
+// them while oneDNN's own packing is shared (W3 272k against 308k samples/s).
+constexpr int64_t kTransposeBRows = 64;
+
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
            int64_t ldb, float beta, float* C, int64_t ldc) {
+  const bool one_thread = omp_in_parallel() || omp_get_max_threads() == 1;
+  if (tb && one_thread && M <= kTransposeBRows && N * K >= 4096) {
+    // op(B) = Bᵀ [K×N] as a row-major K×N buffer (OpenBLAS's omatcopy), then C = op(A)·buffer.
+    thread_local std::vector<float> bt;
+    bt.resize(static_cast<size_t>(N * K));
+    cblas_somatcopy(CblasRowMajor, CblasTrans, static_cast<int>(N), static_cast<int>(K), 1.0f, B,
+                    static_cast<int>(ldb), bt.data(), static_cast<int>(N));
+    B = bt.data();
+    ldb = N;
+    tb = false;
+  }
   AsyncSignalsHeld held;  // oneDNN's kernels run on a heap stack: no handler frame may land there
   dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)));
