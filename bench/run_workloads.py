@@ -20,6 +20,9 @@ PyTorch and dimgrad / best LibTorch. Every JSON line is kept in --out
 (default /tmp/dg-workloads; --append adds rounds to those already there).
 A training run whose final loss is not well below ln(10) is reported as a
 failure (scaling: only marked, since 58 steps of batch 1024 do not get there).
+After each run, bench/dg_pingpong (when built) measures how far apart the host
+has put the first two CPUs (a cache line's round trip), and compare ends with
+dimgrad's 2-thread results against the other framework's best, split by it.
 
 scaling runs W1 at each batch size (one epoch) and each hidden width
 (784-H-H-10, batch 128, --width-steps steps), one core each (PyTorch with
@@ -112,12 +115,31 @@ def run_one(args, key, framework, workload, threads, env_spec="", batch=0, width
     r["key"], r["env"], r["returncode"] = key, env_spec, p.returncode
     r.setdefault("workload", workload)
     r["loadavg"] = open("/proc/loadavg").read().split()[0]
+    r["round_trip_ns"] = round_trip_ns(args)
     with open(os.path.join(args.out, "results.jsonl"), "a") as f:
         f.write(json.dumps(r) + "\n")
     status = "ok" if r.get("ok") else "FAILED"
     print(f"# {time.strftime('%H:%M:%S')} {key:<28} {workload:<8} {r['samples_per_s']:>10.1f} samples/s  "
-          f"loss {r.get('final_loss', float('nan')):.3f} {status}  load {r['loadavg']}", file=sys.stderr, flush=True)
+          f"loss {r.get('final_loss', float('nan')):.3f} {status}  load {r['loadavg']}  "
+          f"round trip {r['round_trip_ns']} ns", file=sys.stderr, flush=True)
     return r
+
+
+# A cache line's round trip between the first two CPUs (bench/cacheline_pingpong.cpp),
+# measured right after each run: on this VM the host places the two vCPUs near
+# (50-60 ns) or far apart (320-360 ns), and every 2-thread result follows it.
+NEAR_NS = 150
+
+
+def round_trip_ns(args):
+    exe = os.path.join(args.build, "bench", "dg_pingpong")
+    if not os.access(exe, os.X_OK):
+        return None
+    p = subprocess.run([exe, "50000"], capture_output=True, text=True)
+    try:
+        return json.loads(p.stdout)["round_trip_ns"]
+    except (json.JSONDecodeError, KeyError):
+        return None
 
 
 def summary(rs, require_ok=True):
@@ -205,6 +227,30 @@ def compare(args):
         loss = " / ".join(f"{s['loss']:.3f}" if s else "–" for s in (d, p, l))
         print(f"| {w} | {cell(d)} ({dl}) | {cell(p)} ({pl}) | "
               f"{cell(l) + f' ({ll})' if l else '–'} | {ratio(d, p)} | {ratio(d, l)} | {ratio(d1, p1)} | {rss} | {loss} |")
+    by_placement(res, workloads, best)
+
+
+def by_placement(res, workloads, best):
+    """dimgrad on 2 threads against LibTorch's (else PyTorch's) best setting, with the
+    runs split by where the host had put the two vCPUs during each run."""
+    print(f"\nBy placement of the two vCPUs (round trip < {NEAR_NS} ns: near), samples/s median [runs]:\n")
+    print("| workload | other | dimgrad 2, near | other, near | ratio near | dimgrad 2, far | other, far | ratio far |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w in workloads:
+        _, label = best(w, "libtorch")
+        fw = "libtorch" if label else "pytorch"
+        if not label:
+            _, label = best(w, "pytorch")
+        cells = []
+        for near in (True, False):
+            meds = []
+            for key in (("dimgrad", "2"), (fw, label)):
+                v = [r["samples_per_s"] for r in res.get((w,) + key, []) if r.get("ok") and
+                     r.get("round_trip_ns") is not None and (r["round_trip_ns"] < NEAR_NS) == near]
+                meds.append(statistics.median(v) if v else None)
+                cells.append(f"{meds[-1]:,.0f} [{len(v)}]" if v else "–")
+            cells.append(f"{meds[0] / meds[1]:.2f}" if None not in meds else "–")
+        print(f"| {w} | {fw} {label} | " + " | ".join(cells) + " |")
 
 
 # ----------------------------------------------------------------- scaling
