@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <tuple>
@@ -19,6 +20,7 @@
 #include "dimgrad/errors.hpp"
 #include "kernels/im2col.hpp"
 #include "kernels/signal_guard.hpp"
+#include "tensor/internal.hpp"
 
 namespace dg::kernels {
 namespace {
@@ -102,13 +104,21 @@ dnnl::stream& cpu_stream() {
 }
 
 // A primitive argument: the user's buffer itself when layouts agree, else a
-// scratch buffer in the primitive's layout (reordered in for inputs, out for outputs).
+// scratch buffer in the primitive's layout (reordered in for inputs, out for
+// outputs). The scratch comes from dimgrad's caching allocator: oneDNN's own
+// allocation of a fresh buffer per call cost page faults every step.
 struct Arg {
   memory user, prim;
   bool reorder;
+  Tensor scratch;
   Arg(const memory::desc& user_md, const memory::desc& prim_md, void* data)
       : user(user_md, cpu_engine(), data), reorder(user_md != prim_md) {
-    prim = reorder ? memory(prim_md, cpu_engine()) : user;
+    if (!reorder) {
+      prim = user;
+      return;
+    }
+    scratch = dg::detail::make_tensor({static_cast<int64_t>((prim_md.get_size() + 3) / 4)}, kFloat);
+    prim = memory(prim_md, cpu_engine(), scratch.raw_data());
   }
   void in() {
     if (reorder) dnnl::reorder(user, prim).execute(cpu_stream(), user, prim);
@@ -154,10 +164,12 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
   return true;
 }
 
-void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y) {
+void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                         Tensor* x_for_weights) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, b != nullptr);
   Arg X(p->x_md, p->fwd_pd.src_desc(), const_cast<float*>(x));
+  if (x_for_weights && X.reorder && p->fwd_pd.src_desc() == p->bwd_w_pd->src_desc()) *x_for_weights = X.scratch;
   Arg Wt(p->w_md, p->fwd_pd.weights_desc(), const_cast<float*>(w));
   Arg Y(p->y_md, p->fwd_pd.dst_desc(), y);
   X.in();
@@ -169,33 +181,51 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   cpu_stream().wait();
 }
 
-void dnnl_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx, bool bias) {
+void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_for_weights, const float* dy,
+                          const float* w, float* dx, float* dw, float* db, bool bias) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, bias);
-  Arg DY(p->y_md, p->bwd_data_pd->diff_dst_desc(), const_cast<float*>(dy));
-  Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
-  Arg DX(p->x_md, p->bwd_data_pd->diff_src_desc(), dx);
-  DY.in();
-  Wt.in();
-  p->bwd_data.execute(cpu_stream(),
-                      {{DNNL_ARG_DIFF_DST, DY.prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DIFF_SRC, DX.prim}});
-  DX.out();
-  cpu_stream().wait();
-}
-
-void dnnl_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db) {
-  AsyncSignalsHeld held;  // see signal_guard.hpp
-  auto p = prims_for(s, db != nullptr);
-  Arg X(p->x_md, p->bwd_w_pd->src_desc(), const_cast<float*>(x));
-  Arg DY(p->y_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
-  Arg DW(p->w_md, p->bwd_w_pd->diff_weights_desc(), dw);
-  X.in();
-  DY.in();
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, X.prim}, {DNNL_ARG_DIFF_DST, DY.prim},
-                                       {DNNL_ARG_DIFF_WEIGHTS, DW.prim}};
-  if (db) args.insert({DNNL_ARG_DIFF_BIAS, memory(p->b_md, cpu_engine(), db)});
-  p->bwd_w.execute(cpu_stream(), args);
-  DW.out();
+  // dY in the layout of each pass that runs; when both want the same layout
+  // (the usual case) it is reordered once and shared.
+  std::optional<Arg> dy_data, dy_weights;
+  if (dx) {
+    dy_data.emplace(p->y_md, p->bwd_data_pd->diff_dst_desc(), const_cast<float*>(dy));
+    dy_data->in();
+  }
+  const bool share = dx && p->bwd_data_pd->diff_dst_desc() == p->bwd_w_pd->diff_dst_desc();
+  if (dw && !share) {
+    dy_weights.emplace(p->y_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
+    dy_weights->in();
+  }
+  if (dx) {
+    // dX [N, C, H, W]: the transposed convolution of dY with W
+    Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
+    Arg DX(p->x_md, p->bwd_data_pd->diff_src_desc(), dx);
+    Wt.in();
+    p->bwd_data.execute(cpu_stream(),
+                        {{DNNL_ARG_DIFF_DST, dy_data->prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DIFF_SRC, DX.prim}});
+    DX.out();
+  }
+  if (dw) {
+    // dW [K, C/G, KH, KW] = Σ over images and positions of dY ⊗ the input window; db [K] = Σ dY
+    // x in the primitive's layout: kept from the forward when it was reordered there, else reordered now
+    std::optional<Arg> X;
+    memory src;
+    if (x_for_weights.defined()) {
+      src = memory(p->bwd_w_pd->src_desc(), cpu_engine(), x_for_weights.raw_data());
+    } else {
+      X.emplace(p->x_md, p->bwd_w_pd->src_desc(), const_cast<float*>(x));
+      X->in();
+      src = X->prim;
+    }
+    Arg DW(p->w_md, p->bwd_w_pd->diff_weights_desc(), dw);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                         {DNNL_ARG_DIFF_DST, share ? dy_data->prim : dy_weights->prim},
+                                         {DNNL_ARG_DIFF_WEIGHTS, DW.prim}};
+    if (db) args.insert({DNNL_ARG_DIFF_BIAS, memory(p->b_md, cpu_engine(), db)});
+    p->bwd_w.execute(cpu_stream(), args);
+    DW.out();
+  }
   cpu_stream().wait();
 }
 

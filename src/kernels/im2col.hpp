@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "dimgrad/tensor.hpp"
+
 namespace dg::kernels {
 
 // The geometry of one 2-d convolution (or pooling window walk).
@@ -49,10 +51,16 @@ bool dnnl_conv2d_supported(const Conv2dShape& s);
 
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
 // plain NCHW / OIHW, contiguous. bias may be null.
-void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y);
-// dx [N, C, H, W] = the input gradient (overwritten). `bias`: whether the forward had one.
-void dnnl_conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w, float* dx, bool bias);
-// dw [K, C/g, KH, KW] and db [K] (db may be null) (overwritten).
-void dnnl_conv2d_backward_weights(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* db);
+// x_for_weights (may be null): receives x in the layout the weight gradient
+// reads, when the forward had to reorder x into it (else left undefined), so
+// that backward need not reorder x again.
+void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                         Tensor* x_for_weights = nullptr);
+// The gradients that are asked for (a null pointer skips that pass), overwritten:
+// dx [N, C, H, W]; dw [K, C/g, KH, KW] with db [K] (db may be null; x, or
+// x_for_weights from the forward when defined, is read only for dw). dY is put
+// into oneDNN's layout once for both passes. `bias`: whether the forward had one.
+void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_for_weights, const float* dy,
+                          const float* w, float* dx, float* dw, float* db, bool bias);
 
 }  // namespace dg::kernels

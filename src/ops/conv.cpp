@@ -192,12 +192,14 @@ void im2col_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
 template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 
-Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b) {
+// x_for_weights (may be null): see kernels::dnnl_conv2d_forward.
+Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                        Tensor* x_for_weights = nullptr) {
   Tensor y = make_tensor({s.N, s.K, s.OH, s.OW}, x.dtype());
   if (y.numel() == 0) return y;
   if (use_dnnl(s, x.dtype(), kernels::ConvPass::Forward)) {
     kernels::dnnl_conv2d_forward(s, x.data_ptr<float>(), w.data_ptr<float>(), ptr_or_null<float>(b),
-                                 y.data_ptr<float>());
+                                 y.data_ptr<float>(), x_for_weights);
     return y;
   }
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
@@ -211,7 +213,12 @@ struct Conv2dBackward : Node {
   Conv2dBackward() : Node(OpKind::Conv2d) {}
   Conv2dShape s;
   Tensor x, w;  // contiguous
+  Tensor x_for_weights;  // x in oneDNN's layout for dW, when the forward reordered it (else undefined)
   bool has_bias = false;
+  void release_saved() override {  // the graph is done with them: free the memory now
+    Node::release_saved();
+    x_for_weights.reset();
+  }
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);
     Tensor dx, dw, db;
@@ -225,14 +232,16 @@ struct Conv2dBackward : Node {
     }
     const bool dnnl_data = dx.defined() && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardData);
     const bool dnnl_weights = (dw.defined() || db.defined()) && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardWeights);
-    if (dnnl_data)
-      kernels::dnnl_conv2d_backward_data(s, dy.data_ptr<float>(), w.data_ptr<float>(), dx.data_ptr<float>(), has_bias);
-    if (dnnl_weights) {
+    if (dnnl_data || dnnl_weights) {
       // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
-      Tensor dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
-      Tensor db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
-      kernels::dnnl_conv2d_backward_weights(s, x.data_ptr<float>(), dy.data_ptr<float>(), dw_buf.data_ptr<float>(),
-                                            mut_or_null<float>(db_buf));
+      Tensor dw_buf, db_buf;
+      if (dnnl_weights) {
+        dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
+        db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
+      }
+      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, x_for_weights, dy.data_ptr<float>(),
+                                    w.data_ptr<float>(), dnnl_data ? dx.data_ptr<float>() : nullptr,
+                                    mut_or_null<float>(dw_buf), mut_or_null<float>(db_buf), has_bias);
     }
     // The rest on the im2col route (a pass already done is passed as null).
     Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;
@@ -259,11 +268,15 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   Conv2dShape s = conv_shape(input, weight, bias, stride, padding, dilation, groups);
   Tensor x = kernels::as_contiguous(input), w = kernels::as_contiguous(weight);
   Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
-  Tensor y = conv_forward_raw(s, x, w, b);
+  Tensor x_for_weights;
+  Tensor y = conv_forward_raw(s, x, w, b, &x_for_weights);
   record<Conv2dBackward>(y, {&input, &weight, &bias}, {}, [&](Conv2dBackward& n) {
     n.s = s;
     n.has_bias = b.defined();
-    if (n.needs_grad(1) || n.needs_grad(2)) n.x = n.save(x);  // dW needs x (and oneDNN's db rides with dW)
+    if (n.needs_grad(1) || n.needs_grad(2)) {
+      n.x = n.save(x);  // dW needs x (and oneDNN's db rides with dW); saved for its version check too
+      n.x_for_weights = x_for_weights;
+    }
     n.w = n.save(w);
   });
   return y;
