@@ -38,12 +38,13 @@ std::string num(double v);
 using kernels::parallel_range;
 
 // update(i, begin, end) for items i = 0 … count−1 of size(i) elements each, in
-// ONE parallel region for the whole optimizer step (a region per parameter
-// made W4's SGD step open several, each a hand-over between the threads). An
+// ONE parallel region for the whole optimizer step (not one per long parameter,
+// each ending in a barrier, with the short ones left to the calling thread). An
 // item long enough for parallel_range is split as parallel_range splits it, so
 // each thread updates the same part of the parameter as every other loop over
 // it does (the part already in its cache); shorter items go whole to the
-// threads in turn. Items must not overlap; update must not throw.
+// threads in turn. Items must not overlap (the optimizer rejects a parameter
+// given twice); update must not throw.
 template <class Size, class Update> void parallel_items(size_t count, const Size& size, const Update& update) {
   int64_t total = 0;
   for (size_t i = 0; i < count; ++i) total += size(i);
