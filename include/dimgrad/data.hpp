@@ -106,7 +106,8 @@ Dataset parse_cifar10(const uint8_t* data, size_t size, const std::string& sourc
                       bool scale = true);
 Dataset read_cifar10_file(const std::string& path, bool scale = true);
 // data_batch_1..5.bin (train) or test_batch.bin from dir or dir/cifar-10-batches-bin.
-Dataset load_cifar10(const std::string& dir, bool train = true);
+// pixels: kFloat (scaled to [0, 1]) or kUInt8 (the raw bytes, a quarter of the memory).
+Dataset load_cifar10(const std::string& dir, bool train = true, ScalarType pixels = kFloat);
 
 // ---------------------------------------------------------------------- CSV
 struct CsvOptions {
@@ -128,7 +129,10 @@ Dataset load_csv(const std::string& path, const CsvOptions& opts = {});
 // "fashion-mnist", "mnist", "cifar10", or "csv:TRAIN[,TEST]". data_dir replaces
 // the default folder (Fashion-MNIST: /usr/share/datasets/fashion-mnist, MNIST:
 // /usr/share/datasets/mnist, CIFAR-10: ./data/cifar-10-batches-bin).
-Dataset load_dataset(const std::string& spec, bool train, const std::string& data_dir = "");
+// pixels: kUInt8 keeps the images of the three image sets as bytes (see
+// to_unit_float); csv features are float32 either way.
+Dataset load_dataset(const std::string& spec, bool train, const std::string& data_dir = "",
+                     ScalarType pixels = kFloat);
 // Whether the spec names a separate test split (csv: only with a TEST path).
 bool has_test_split(const std::string& spec);
 std::vector<std::string> dataset_names();

@@ -2,6 +2,7 @@
 // each record is 1 label byte and 3072 pixel bytes (1024 red, then green, then
 // blue, each 32×32 row-major), which is already the [3, 32, 32] layout.
 #include <filesystem>
+#include <type_traits>
 
 #include "dimgrad/data.hpp"
 #include "dimgrad/io.hpp"
@@ -25,10 +26,14 @@ int64_t count_records(size_t size, const std::string& what) {
   return static_cast<int64_t>(size / kRecord);
 }
 
-// Decodes n records into x (n × 3072 floats) and y (n labels).
-void decode(const uint8_t* data, int64_t n, const std::string& what, bool scale, float* x, int64_t* y) {
-  float lut[256];
-  for (int i = 0; i < 256; ++i) lut[i] = scale ? static_cast<float>(i) / 255.0f : static_cast<float>(i);
+// Decodes n records into x (n × 3072 pixels: floats, scaled by 1/255 when
+// `scale`, or the bytes themselves) and y (n labels).
+template <class P>
+void decode(const uint8_t* data, int64_t n, const std::string& what, bool scale, P* x, int64_t* y) {
+  P lut[256];
+  for (int i = 0; i < 256; ++i)
+    lut[i] = std::is_same_v<P, uint8_t> ? static_cast<P>(i) : scale ? static_cast<P>(static_cast<float>(i) / 255.0f)
+                                                                     : static_cast<P>(i);
   for (int64_t r = 0; r < n; ++r) {
     const uint8_t* rec = data + r * kRecord;
     if (rec[0] >= 10)
@@ -39,9 +44,9 @@ void decode(const uint8_t* data, int64_t n, const std::string& what, bool scale,
   }
 }
 
-Dataset make_dataset(int64_t n, const std::string& name) {
+Dataset make_dataset(int64_t n, const std::string& name, ScalarType pixels = kFloat) {
   Dataset ds;
-  ds.features = dg::detail::make_tensor({n, 3, 32, 32}, kFloat);
+  ds.features = dg::detail::make_tensor({n, 3, 32, 32}, pixels);
   ds.targets = dg::detail::make_tensor({n}, kLong);
   ds.num_classes = 10;
   ds.class_names = kClassNames;
@@ -72,7 +77,9 @@ Dataset read_cifar10_file(const std::string& path, bool scale) {
   return parse_cifar10(bytes.data(), bytes.size(), path, scale);
 }
 
-Dataset load_cifar10(const std::string& dir, bool train) {
+Dataset load_cifar10(const std::string& dir, bool train, ScalarType pixels) {
+  if (pixels != kFloat && pixels != kUInt8)
+    throw DTypeError(std::string("load_cifar10: pixels must be float32 or uint8, got ") + dtype_name(pixels));
   namespace fs = std::filesystem;
   std::string base = dir;
   if (!fs::exists(base + "/test_batch.bin") && fs::exists(base + "/cifar-10-batches-bin"))
@@ -90,14 +97,16 @@ Dataset load_cifar10(const std::string& dir, bool train) {
                     "of the binary version in '" + dir + "'; pass --data-dir)");
     total += count_records(fs::file_size(f), "CIFAR-10 file '" + f + "'");
   }
-  Dataset ds = make_dataset(total, train ? "cifar10 train" : "cifar10 test");
+  Dataset ds = make_dataset(total, train ? "cifar10 train" : "cifar10 test", pixels);
   int64_t at = 0;
   for (const auto& f : files) {
     std::vector<uint8_t> bytes = read_bytes(f);
     const std::string what = "CIFAR-10 file '" + f + "'";
     const int64_t n = count_records(bytes.size(), what);
     if (at + n > total) throw IOError(what + ": the file grew while reading");
-    decode(bytes.data(), n, what, true, ds.features.data_ptr<float>() + at * kPixels, ds.targets.data_ptr<int64_t>() + at);
+    int64_t* y = ds.targets.data_ptr<int64_t>() + at;
+    if (pixels == kUInt8) decode(bytes.data(), n, what, false, ds.features.data_ptr<uint8_t>() + at * kPixels, y);
+    else decode(bytes.data(), n, what, true, ds.features.data_ptr<float>() + at * kPixels, y);
     at += n;
   }
   if (at != total) throw IOError("CIFAR-10 files in '" + base + "' changed while reading");

@@ -6,8 +6,13 @@
 // Rng(derive_seed(seed, e, b + 1)). Neither depends on which thread assembles
 // the batch or on what came before, so start(e, b) resumes exactly.
 //
-// The worker uses no OpenMP and no dg ops (only allocation and raw loops), so
-// it never competes with the training thread's parallel kernels for a team.
+// The worker never competes with the training thread's parallel kernels for
+// the cores: it runs with OpenMP limited to itself (omp_set_num_threads(1) on
+// that thread), so the few library loops it calls that may share work — the
+// uint8 → float conversion, transforms — stay on the worker instead of
+// starting a second team next to the training thread's.
+#include <omp.h>
+
 #include <cstring>
 #include <numeric>
 
@@ -114,6 +119,7 @@ void DataLoader::start(int64_t epoch, int64_t first_batch) {
 }
 
 void DataLoader::worker_main(int64_t epoch, int64_t first, std::shared_ptr<const std::vector<int64_t>> order) {
+  omp_set_num_threads(1);  // this thread's loops stay on it (see the top of the file)
   const int64_t total = num_batches();
   for (int64_t i = first; i < total; ++i) {
     Item item;

@@ -147,11 +147,11 @@ bool has_test_split(const std::string& spec) {
   return true;
 }
 
-Dataset load_dataset(const std::string& spec, bool train, const std::string& data_dir) {
-  if (spec == "fashion-mnist") return load_fashion_mnist(data_dir.empty() ? kFashionMnistDir : data_dir, train);
-  if (spec == "mnist") return load_mnist(data_dir.empty() ? kMnistDir : data_dir, train);
+Dataset load_dataset(const std::string& spec, bool train, const std::string& data_dir, ScalarType pixels) {
+  if (spec == "fashion-mnist") return load_fashion_mnist(data_dir.empty() ? kFashionMnistDir : data_dir, train, pixels);
+  if (spec == "mnist") return load_mnist(data_dir.empty() ? kMnistDir : data_dir, train, pixels);
   if (spec == "cifar10" || spec == "cifar-10")
-    return load_cifar10(data_dir.empty() ? "data/cifar-10-batches-bin" : data_dir, train);
+    return load_cifar10(data_dir.empty() ? "data/cifar-10-batches-bin" : data_dir, train, pixels);
   if (spec.rfind("csv:", 0) == 0) {
     auto [train_path, test_path] = csv_paths(spec);
     if (train_path.empty()) throw IOError("data set '" + spec + "': give a file after csv:, e.g. csv:iris.csv");

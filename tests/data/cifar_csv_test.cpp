@@ -1,4 +1,6 @@
 // CIFAR-10 binary and CSV readers.
+#include <cstring>
+
 #include "data/data_test_util.hpp"
 
 using namespace datatest;
@@ -32,6 +34,17 @@ TEST(Cifar10, TrainAndTestFolders) {
   EXPECT_FLOAT_EQ(train.features[9][0][0][0].item<float>(), 51.0f / 255.0f);
   auto test = dg::data::load_cifar10(dir.path.string(), false);
   EXPECT_EQ(test.size(), 1);
+  // As bytes (through the registry too): the same images, to_unit_float gives the float loader's values bit for bit.
+  auto bytes = dg::data::load_dataset("cifar10", true, dir.path.string(), dg::kUInt8);
+  ASSERT_EQ(bytes.features.dtype(), dg::kUInt8);
+  EXPECT_EQ(bytes.features.sizes().vec(), train.features.sizes().vec());
+  EXPECT_EQ(bytes.features[9][0][0][0].item<int64_t>(), 51);
+  EXPECT_EQ(int_values(bytes.targets), int_values(train.targets));
+  Tensor back = dg::data::to_unit_float(bytes.features);
+  ASSERT_EQ(std::memcmp(back.data_ptr<float>(), train.features.data_ptr<float>(),
+                        static_cast<size_t>(train.features.numel()) * sizeof(float)),
+            0);
+  EXPECT_THROW(dg::data::load_cifar10(dir.path.string(), false, dg::kLong), dg::DTypeError);
   fs::remove(dir.path / "cifar-10-batches-bin" / "data_batch_4.bin");
   expect_io_error([&] { dg::data::load_cifar10(dir.path.string(), true); },
                   {"CIFAR-10 not found", "data_batch_4.bin", "is missing"});

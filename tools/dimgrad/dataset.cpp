@@ -55,12 +55,12 @@ std::optional<DataInfo> builtin_data_info(const std::string& name) {
   return d;
 }
 
-dg::Tensor normalize_inputs(const DataInfo& info, const dg::Tensor& raw, bool scaled) {
-  // x = (raw·scale − mean[g]) / std[g] with g the channel (dim 1) or feature.
+namespace {
+
+// x = (raw·scale − mean[g]) / std[g] in place on a contiguous float32 tensor
+// [N, groups, ...], with g the channel (dim 1) or feature.
+void normalize_in_place(const DataInfo& info, dg::Tensor& x, double scale) {
   const int64_t groups = int64_t(info.mean.size());
-  dg::Tensor x = raw.to(dg::kFloat32).contiguous();
-  if (x.impl()->storage == raw.impl()->storage) x = x.clone();  // never normalise the caller's tensor in place
-  const double scale = scaled ? 1.0 : info.scale;
   if (x.dim() < 2 || x.size(1) != groups)
     throw dg::ShapeError("inputs of shape " + shape_string(x.sizes()) + " do not fit " + info.name + " examples " +
                          shape_string(info.example_shape));
@@ -72,8 +72,28 @@ dg::Tensor normalize_inputs(const DataInfo& info, const dg::Tensor& raw, bool sc
       float* q = p + (i * groups + g) * inner;
       for (int64_t k = 0; k < inner; ++k) q[k] = q[k] * a - b;
     }
+}
+
+class BatchNormalizer : public dg::data::Transform {
+ public:
+  explicit BatchNormalizer(DataInfo info) : info_(std::move(info)) {}
+  void apply(dg::Tensor& x, dg::data::Rng&) const override { normalize_in_place(info_, x, 1.0); }
+  std::string name() const override { return "normalize " + info_.name; }
+
+ private:
+  DataInfo info_;
+};
+
+}  // namespace
+
+dg::Tensor normalize_inputs(const DataInfo& info, const dg::Tensor& raw, bool scaled) {
+  dg::Tensor x = raw.to(dg::kFloat32).contiguous();
+  if (x.impl()->storage == raw.impl()->storage) x = x.clone();  // never normalise the caller's tensor in place
+  normalize_in_place(info, x, scaled ? 1.0 : info.scale);
   return x;
 }
+
+dg::data::TransformPtr batch_normalizer(const DataInfo& info) { return std::make_shared<BatchNormalizer>(info); }
 
 Dataset load_dataset(const DataRequest& req) {
   const bool csv = req.name.rfind("csv:", 0) == 0;
@@ -93,7 +113,8 @@ Dataset load_dataset(const DataRequest& req) {
     train = all.subset(tr), test = all.subset(te);
     ds.test_held_out = true;
   } else {
-    if (req.need_train || csv) train = dg::data::load_dataset(req.name, true, dir);
+    // The training images stay bytes (batches are normalised as they are made).
+    if (req.need_train || csv) train = dg::data::load_dataset(req.name, true, dir, dg::kUInt8);
     test = dg::data::load_dataset(req.name, false, dir);
   }
   // Description: fixed for the built-in sets; from the file for csv.
@@ -117,8 +138,11 @@ Dataset load_dataset(const DataRequest& req) {
     std::tie(ds.info.mean, ds.info.std) = dg::data::channel_mean_std(train);
     for (auto& s : ds.info.std) s = s > 1e-12 ? s : 1.0;  // a constant feature is left unscaled
   }
-  // dg::data has already scaled pixels to [0, 1].
-  if (train.size()) ds.train_x = normalize_inputs(ds.info, train.features, true), ds.train_y = train.targets.contiguous();
+  // dg::data has already scaled the test pixels to [0, 1].
+  if (train.size()) {
+    ds.train_x = csv ? normalize_inputs(ds.info, train.features, true) : train.features.contiguous();
+    ds.train_y = train.targets.contiguous();
+  }
   ds.test_x = normalize_inputs(ds.info, test.features, true), ds.test_y = test.targets.contiguous();
   return ds;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "dimgrad/data.hpp"
 #include "dimgrad/tensor.hpp"
 
 namespace dgcli {
@@ -30,8 +31,12 @@ struct DataInfo {
 
 struct Dataset {
   DataInfo info;
-  dg::Tensor train_x, train_y;  // float32 [N, ...example_shape] normalised, int64 [N]
-  dg::Tensor test_x, test_y;
+  // train_x: for the image sets the pixels as loaded, uint8 [N, C, H, W] (a
+  // quarter of the memory: 47 MB for Fashion-MNIST instead of 188), each batch
+  // normalised when it is made (batch_normalizer); for csv data float32
+  // [N, F] normalised. train_y int64 [N].
+  dg::Tensor train_x, train_y;
+  dg::Tensor test_x, test_y;  // float32 [N, ...example_shape] normalised, int64 [N]
   // csv data without a test file: the test set was held out of the training file.
   bool test_held_out = false;
 };
@@ -54,6 +59,11 @@ Dataset load_dataset(const DataRequest& req);
 // Normalises inputs with info's statistics: raw values (pixels 0..255, features),
 // or values already multiplied by info.scale (pixels in [0, 1]) when `scaled`.
 dg::Tensor normalize_inputs(const DataInfo& info, const dg::Tensor& raw, bool scaled = false);
+// normalize_inputs for training batches: a DataLoader transform (to run first)
+// that normalises float pixels in [0, 1] in place, with the same arithmetic,
+// so a batch of uint8 train_x comes out bit for bit as the rows of
+// normalize_inputs(info, to_unit_float(train_x), true).
+dg::data::TransformPtr batch_normalizer(const DataInfo& info);
 
 // Display pixels (uint8, H×W×C with C 1 or 3) of one normalised example.
 std::vector<uint8_t> display_pixels(const DataInfo& info, const dg::Tensor& example);

@@ -137,6 +137,8 @@ int run_train(TrainConfig cfg, const ExplicitOptions& given) {
   if (cfg.val_split > 0) std::tie(train_set, val_set) = dg::data::train_val_split(all, cfg.val_split, cfg.seed);
   const bool val_is_test = val_set.size() == 0;
   dg::Tensor val_x = val_is_test ? data.test_x : val_set.features, val_y = val_is_test ? data.test_y : val_set.targets;
+  // Held-out images are bytes like the training ones: normalised once here, as the test set was.
+  if (val_x.dtype() == dg::kUInt8) val_x = normalize_inputs(info, dg::data::to_unit_float(val_x), true);
   const int64_t n_train = train_set.size();
   if (n_train == 0) throw dg::Error("no training examples left (check --limit-train and --val-split)");
   // The order of epoch e is a function of (seed, e) alone, and batches are made
@@ -146,6 +148,10 @@ int run_train(TrainConfig cfg, const ExplicitOptions& given) {
                                                    .with_shuffle(true)
                                                    .with_seed(cfg.seed)
                                                    .with_prefetch(2);
+  // Image batches arrive as float pixels in [0, 1] (the loader converts the
+  // bytes): normalised first, then augmented, as when the whole set was
+  // normalised up front.
+  if (data.train_x.dtype() == dg::kUInt8) loader_options.with_transform(batch_normalizer(info));
   // Random flips and crops draw from a generator seeded by (seed, epoch, batch):
   // a resumed run sees the same augmented batches.
   if (info.example_shape.size() == 3)
