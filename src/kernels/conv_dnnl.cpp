@@ -202,8 +202,9 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_
     Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
     Arg DX(p->x_md, p->bwd_data_pd->diff_src_desc(), dx);
     Wt.in();
-    p->bwd_data.execute(cpu_stream(),
-                        {{DNNL_ARG_DIFF_DST, dy_data->prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DIFF_SRC, DX.prim}});
+    p->bwd_data.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, dy_data->prim},
+                                       {DNNL_ARG_WEIGHTS, Wt.prim},
+                                       {DNNL_ARG_DIFF_SRC, DX.prim}});
     DX.out();
   }
   if (dw) {

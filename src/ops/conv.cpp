@@ -239,9 +239,10 @@ struct Conv2dBackward : Node {
         dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
         db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
       }
-      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, x_for_weights, dy.data_ptr<float>(),
-                                    w.data_ptr<float>(), dnnl_data ? dx.data_ptr<float>() : nullptr,
-                                    mut_or_null<float>(dw_buf), mut_or_null<float>(db_buf), has_bias);
+      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, x_for_weights,
+                                    dy.data_ptr<float>(), w.data_ptr<float>(),
+                                    dnnl_data ? dx.data_ptr<float>() : nullptr, mut_or_null<float>(dw_buf),
+                                    mut_or_null<float>(db_buf), has_bias);
     }
     // The rest on the im2col route (a pass already done is passed as null).
     Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;

@@ -68,8 +68,8 @@ template <class T> void check(const Case& c, double alpha, double beta, int thre
 TEST(Gemm, Float32AllTransposesAgainstFloat64) {
   for (bool ta : {false, true})
     for (bool tb : {false, true})
-      for (Case c : {Case{ta, tb, 7, 5, 3}, Case{ta, tb, 64, 33, 100}, Case{ta, tb, 1, 17, 9}, Case{ta, tb, 64, 100, 784},
-                     Case{ta, tb, 3, 70, 64}})
+      for (Case c : {Case{ta, tb, 7, 5, 3}, Case{ta, tb, 64, 33, 100}, Case{ta, tb, 1, 17, 9},
+                     Case{ta, tb, 64, 100, 784}, Case{ta, tb, 3, 70, 64}})
         for (int threads : {1, 2}) {
           check<float>(c, 1.0, 0.0, threads, 1e-6);
           check<float>(c, -0.5, 0.75, threads, 1e-6);

@@ -1,6 +1,7 @@
 // dimgrad CLI — the data sets the tool trains on: loaded whole into memory by
-// dg::data's readers, limited, normalised once, and described (shape, class
-// names, normalisation) so that a saved model carries what it needs.
+// dg::data's readers, limited, normalised (the test set once, the training
+// images batch by batch), and described (shape, class names, normalisation) so
+// that a saved model carries what it needs.
 #pragma once
 
 #include <cstdint>
