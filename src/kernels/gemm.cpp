@@ -26,8 +26,10 @@ namespace {
 // work. Measured on one core (docs/performance.md): 64×784·784×100 (W3's first
 // layer) 136 µs as given against 7 + 103 µs transposed first; 64×3136·3136×128
 // (W2's) 609 against 56 + 442; at 128 rows the two were even (128×784·784×512:
-// 941 against 995). On two threads it did not pay: the transpose runs on one of
-// them while oneDNN's own packing is shared (W3 272k against 308k samples/s).
+// 941 against 995). Before oneDNN's own 2-thread split it did not pay (the
+// transpose ran on one thread while the packing was shared: W3 272k against
+// 308k samples/s); inside a product split along N (below) each thread
+// transposes its own block of B.
 constexpr int64_t kTransposeBRows = 64;
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
@@ -63,15 +65,28 @@ bool split_along_k(int64_t M, int64_t N, int64_t K) {
   return K >= 4096 && K >= 16 * std::max(M, N) && M * N <= (int64_t(1) << 18) && use_threads(M * N * K);
 }
 
+// Runs body(thread, threads) on every OpenMP thread; an exception on any thread
+// is reported once the region has ended (none may leave an OpenMP region).
+template <class Body> void on_every_thread(const char* what, const Body& body) {
+  bool failed = false;
+#pragma omp parallel
+  {
+    try {
+      body(omp_get_thread_num(), omp_get_num_threads());
+    } catch (...) {
+#pragma omp atomic write
+      failed = true;
+    }
+  }
+  if (failed) throw Error(std::string("oneDNN sgemm failed in ") + what);
+}
+
 void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                    const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const int max_threads = omp_get_max_threads();
   std::vector<float> part(static_cast<size_t>(max_threads - 1) * static_cast<size_t>(M * N));
   int used = 1;
-  bool failed = false;
-#pragma omp parallel
-  {
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+  on_every_thread("a K-split product", [&](int t, int n) {
     if (t == 0) used = n;
     // Slices of K rounded to 64 so each starts on a cache-line boundary of A and B.
     const int64_t step = ((K + n - 1) / n + 63) / 64 * 64;
@@ -81,18 +96,12 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     const float* b = tb ? B + k0 : B + k0 * ldb;
     float* c = t == 0 ? C : part.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(M * N);
     const int64_t ld = t == 0 ? ldc : N;
-    try {
-      if (k1 > k0) {
-        sgemm(ta, tb, M, N, k1 - k0, alpha, a, lda, b, ldb, t == 0 ? beta : 0.f, c, ld);
-      } else if (t != 0) {
-        std::fill(c, c + M * N, 0.f);
-      }
-    } catch (...) {
-#pragma omp atomic write
-      failed = true;
+    if (k1 > k0) {
+      sgemm(ta, tb, M, N, k1 - k0, alpha, a, lda, b, ldb, t == 0 ? beta : 0.f, c, ld);
+    } else if (t != 0) {
+      std::fill(c, c + M * N, 0.f);
     }
-  }
-  if (failed) throw Error("oneDNN sgemm failed in a K-split product");
+  });
   for (int t = 1; t < used; ++t) {
     const float* p = part.data() + static_cast<size_t>(t - 1) * static_cast<size_t>(M * N);
     for (int64_t i = 0; i < M; ++i) {
@@ -101,6 +110,33 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
       simd_for(0, N, [=](int64_t j) { c[j] += q[j]; });
     }
   }
+}
+
+// C = A·Bᵀ — a linear layer's forward, Y[batch×out] = X · Wᵀ — is where oneDNN
+// 2.6 shares the work worst between threads: on 2 threads it reached 130–167
+// GFLOP/s on the MLP shapes (128×512·512ᵀ: 517 µs, 1.3× faster than its one
+// thread) where the NN and TN products of the backward pass reach 215. Such
+// products are split along N here instead, in blocks of whole vectors: each
+// thread multiplies all of A by its own rows of B, on one thread (128×512·512ᵀ:
+// 352 µs; 128×784·512ᵀ 615 → 522). Every thread reads all of A, which costs
+// more than it saves on small products when the two vCPUs are far apart
+// (docs/performance.md): W3's 64×784·100ᵀ (5 M multiply-adds) was 3% faster
+// split this way with the vCPUs near and 15% slower far, so the split starts
+// at 2²³ multiply-adds (W4's 128×256·256ᵀ).
+constexpr int64_t kSplitNGemmMacs = int64_t(1) << 23;
+bool split_along_n(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+  return tb && !ta && N >= 32 && M * N * K >= kSplitNGemmMacs && use_threads(M * N * K);
+}
+
+void sgemm_split_n(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                   int64_t ldb, float beta, float* C, int64_t ldc) {
+  on_every_thread("an N-split product", [&](int t, int n) {
+    // Blocks of whole 16-float vectors: no two threads write one cache line of C.
+    const int64_t step = ((N + n - 1) / n + 15) / 16 * 16;
+    const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step);
+    // Columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
+    if (j1 > j0) sgemm(false, true, M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
+  });
 }
 
 }  // namespace
@@ -115,6 +151,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   }
   if (split_along_k(M, N, K)) {
     sgemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else if (split_along_n(ta, tb, M, N, K)) {
+    sgemm_split_n(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if (M * N * K <= kTinyGemmMacs) {
     // Tiny products — a classifier's last layer — go to OpenBLAS, whose
     // small-matrix path is up to 2× faster than oneDNN's here (64×100×10: 72.7

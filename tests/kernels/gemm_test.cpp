@@ -1,7 +1,8 @@
 // kernels::gemm against a float64 triple loop: every transpose combination, leading
 // dimensions larger than the matrix (sub-matrices), alpha and beta, the K-split
-// path for long-K products on two threads, and the plain-loop reference (float64's
-// path inside an OpenMP region, where OpenBLAS must not be called).
+// path for long-K products and the N-split path for A·Bᵀ on two threads, and the
+// plain-loop reference (float64's path inside an OpenMP region, where OpenBLAS
+// must not be called).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -85,6 +86,19 @@ TEST(Gemm, Float32LongKSplitAmongThreads) {
         check<float>({ta, tb, 8, 20, 8000}, 0.5, -1.0, threads, 1e-6);
         check<float>({ta, tb, 3, 5, 4099}, 2.0, 1.0, threads, 1e-6);  // K not a multiple of the slice
       }
+}
+
+// C = A·Bᵀ with at least 2²³ multiply-adds: split along N among the threads in
+// blocks of 16 columns. N = 100 leaves a short last block, N = 33 gives the second
+// thread one column, 3 threads leave one without a block; M ≤ 64 takes the
+// per-thread transpose of B inside each block (with the padded ldb).
+TEST(Gemm, Float32TransposedBSplitAlongN) {
+  for (int threads : {1, 2, 3}) {
+    check<float>({false, true, 128, 256, 256}, 1.0, 0.0, threads, 1e-6);
+    check<float>({false, true, 96, 100, 900}, -0.5, 0.75, threads, 1e-6);
+    check<float>({false, true, 64, 200, 700}, 1.0, 0.0, threads, 1e-6);
+    check<float>({false, true, 130, 33, 2000}, 2.0, 1.0, threads, 1e-6);
+  }
 }
 
 TEST(Gemm, Float64AndTheReferenceLoops) {
