@@ -110,17 +110,21 @@ inline void sqrt_inplace(double* x, int64_t n) {
 // An update that needs square roots, as one pass over memory: for each block of
 // kSqrtBlock elements (small enough to stay in L1), pre(i0, m, r) computes the
 // m values to take roots of into r, sqrt_inplace(r), then post(i0, m, r) uses them.
+// The pass is compiled for the CPU's vector width (kernels::simd_run: the library
+// itself is built for baseline x86-64, 4 floats a vector).
 inline constexpr int64_t kSqrtBlock = 256;
 template <class T, class Pre, class Post>
 void blocked_sqrt_pass(int64_t n, Pre&& pre, Post&& post) {
   parallel_range(n, [&](int64_t begin, int64_t end) {
-    alignas(64) T r[kSqrtBlock];
-    for (int64_t i0 = begin; i0 < end; i0 += kSqrtBlock) {
-      const int64_t m = std::min(kSqrtBlock, end - i0);
-      pre(i0, m, r);
-      sqrt_inplace(r, m);
-      post(i0, m, r);
-    }
+    kernels::simd_run([&] {
+      alignas(64) T r[kSqrtBlock];
+      for (int64_t i0 = begin; i0 < end; i0 += kSqrtBlock) {
+        const int64_t m = std::min(kSqrtBlock, end - i0);
+        pre(i0, m, r);
+        sqrt_inplace(r, m);
+        post(i0, m, r);
+      }
+    });
   });
 }
 
