@@ -304,3 +304,31 @@ TEST(Printing, ToStringAndShapes) {
   EXPECT_EQ(dg::ones({1}, dg::kInt64).toString(), "CPULongType");
   EXPECT_EQ(dg::shape_str({}), "[]");
 }
+
+// index_select copies whole rows, prefetching the rows ahead (rows of 256 bytes
+// or more) and sharing them among the threads from 64 KiB: every row must land
+// in its place with negative and repeated indices, an outer dimension, and any
+// number of threads.
+TEST(IndexSelect, LongRowsOnEveryThreadCount) {
+  dg::manual_seed(3);
+  const Tensor images = (dg::rand({3000, 784}) * 255).to(dg::kUInt8);  // rows of 784 bytes
+  const Tensor blocks = dg::randn({2, 500, 100});                        // rows of 400 bytes, outer 2
+  std::vector<int64_t> picks;
+  for (int64_t k = 0; k < 300; ++k) picks.push_back(k % 7 == 0 ? -1 - k : (k * 977) % 500);
+  const Tensor idx = dg::tensor(picks);
+  for (int threads : {1, 2, 3}) {
+    const int before = dg::get_num_threads();
+    dg::set_num_threads(threads);
+    const Tensor a = images.index_select(0, idx), b = blocks.index_select(1, idx);
+    dg::set_num_threads(before);
+    ASSERT_EQ(shape(a), (std::vector<int64_t>{300, 784}));
+    ASSERT_EQ(shape(b), (std::vector<int64_t>{2, 300, 100}));
+    for (int64_t k = 0; k < 300; ++k) {
+      const int64_t r = picks[static_cast<size_t>(k)];
+      ASSERT_TRUE(a[k].equal(images[r < 0 ? r + 3000 : r])) << "row " << k << ", " << threads << " threads";
+      for (int64_t o = 0; o < 2; ++o)
+        ASSERT_TRUE(b[o][k].equal(blocks[o][r < 0 ? r + 500 : r])) << "row " << k << " of block " << o << ", "
+                                                                    << threads << " threads";
+    }
+  }
+}
