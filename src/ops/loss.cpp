@@ -325,9 +325,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     double wsum_all = 0;  // Σ_c w_c
     if (pw)
       for (int64_t c = 0; c < C; ++c) wsum_all += static_cast<double>(pw[c]);
-    auto row = [&](int64_t i) {
+    auto row = [&](int64_t i, double lse) {  // lse: log Σ_c exp(x_ic), so −log P_ic = lse − x_ic
       const int64_t b = g.base(i);
-      const double lse = row_lse(px, b, C, S, pP);  // −log P_ic = lse − x_ic
       auto wc = [&](int64_t c) { return pw ? static_cast<double>(pw[c]) : 1.0; };
       if (probs) {
         // loss_i = Σ_c w_c·y'_ic·(lse − x_ic),  y' = (1 − ε)·y + ε/C
@@ -355,9 +354,17 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
         }
       }
     };
+    const bool short_rows = S == 1 && C < row_detail::L;
     parallel_chunks(rows, rows * C, [&](int64_t lo, int64_t hi) {
+      std::vector<double> lse(short_rows ? static_cast<size_t>(hi - lo) : 0);
+      std::vector<T> scratch(short_rows && !pP ? static_cast<size_t>((hi - lo) * C) : 0);
       simd_if_float<T>([&] {
-        for (int64_t i = lo; i < hi; ++i) row(i);
+        if (short_rows) {
+          short_rows_lse(px + lo * C, pP ? pP + lo * C : scratch.data(), hi - lo, C, pP != nullptr, lse.data());
+          for (int64_t i = lo; i < hi; ++i) row(i, lse[static_cast<size_t>(i - lo)]);
+        } else {
+          for (int64_t i = lo; i < hi; ++i) row(i, row_lse(px, g.base(i), C, S, pP));
+        }
       });
     });
     if (probs) {

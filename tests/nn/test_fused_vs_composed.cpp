@@ -5,6 +5,11 @@
 // kernels::kParallelGrain elements), small ones the sequential paths.
 #include "nn1_test_util.hpp"
 
+#include <cstring>
+#include <limits>
+
+#include "kernels/simd.hpp"
+
 namespace F = dg::nn::functional;
 using dg::Tensor;
 using dg::TensorList;
@@ -192,6 +197,55 @@ TEST(FusedVsComposed, CrossEntropyNoneLargeParallel) {
         return F::cross_entropy(x[0], labels(t), F::CrossEntropyFuncOptions().label_smoothing(0.1).reduction(dg::kNone));
       },
       [&](const TensorList& x) { return -(dg::log_softmax(x[0], 1) * q).sum({1}); }, {det({4096, 10}, 52, -4, 4)});
+}
+
+// float32 rows shorter than a vector (a classifier's few classes) take their
+// exponentials in one flat loop over the rows: the loss and the gradient must
+// match the float64 composition, and be the same bits on every instruction set
+// and thread count; a row of −∞ but its target, a row with a NaN, and rows of
+// 1, 3, 10, 15 (short) and 16, 17 (the row kernels) classes.
+TEST(FusedVsComposed, CrossEntropyFloat32ShortRowsEveryIsa) {
+  const dg::kernels::Isa saved = dg::kernels::active_isa();
+  const int threads = dg::get_num_threads();
+  for (int64_t C : {1, 3, 10, 15, 16, 17}) {
+    const int64_t N = 4000;  // several threads' worth of rows
+    std::vector<int64_t> t(static_cast<size_t>(N));
+    for (int64_t i = 0; i < N; ++i) t[static_cast<size_t>(i)] = (i * 7) % C;
+    Tensor x64 = det({N, C}, 60, -30, 30);
+    for (int64_t c = 0; c < C; ++c)
+      if (c != t[1]) x64.data_ptr<double>()[C + c] = -std::numeric_limits<double>::infinity();
+    Tensor x = x64.to(dg::kFloat32);
+    // −mean_i log P[i, t_i] in float64 (a product with the one-hot matrix would meet 0·(−∞))
+    Tensor want = -dg::log_softmax(x.to(dg::kFloat64), 1).gather(1, labels(t).unsqueeze(1)).mean();
+    Tensor want_grad = (dg::softmax(x.to(dg::kFloat64), 1) - q_matrix(t, C, {}, 0, -100, false)) / double(N);
+    std::vector<float> first;
+    for (dg::kernels::Isa isa : {dg::kernels::Isa::Generic, dg::kernels::Isa::Avx2, dg::kernels::Isa::Avx512}) {
+      if (static_cast<int>(isa) > static_cast<int>(dg::kernels::cpu_isa())) continue;
+      dg::kernels::set_isa(isa);
+      for (int nt : {1, 2}) {
+        dg::set_num_threads(nt);
+        const std::string where = std::string(dg::kernels::isa_name(isa)) + ", C=" + std::to_string(C) + ", " +
+                                  std::to_string(nt) + " thread(s)";
+        Tensor xs = x.detach().requires_grad_();
+        Tensor loss = F::cross_entropy(xs, labels(t));
+        loss.backward();
+        EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * std::fabs(want.item<double>())) << where;
+        EXPECT_TRUE(close(xs.grad().to(dg::kFloat64), want_grad, 1e-9, 1e-5)) << where;
+        std::vector<float> got(xs.grad().data_ptr<float>(), xs.grad().data_ptr<float>() + N * C);
+        got.push_back(loss.item<float>());
+        if (first.empty()) first = got;
+        else EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0) << where;
+        // A NaN score makes its row's loss NaN, as in PyTorch; the other rows keep theirs.
+        Tensor xn = x.clone();
+        xn.data_ptr<float>()[2 * C + C - 1] = std::numeric_limits<float>::quiet_NaN();
+        Tensor rows = F::cross_entropy(xn, labels(t), F::CrossEntropyFuncOptions().reduction(dg::kNone));
+        EXPECT_TRUE(std::isnan(rows.data_ptr<float>()[2])) << where;
+        EXPECT_FALSE(std::isnan(rows.data_ptr<float>()[3])) << where;
+      }
+    }
+  }
+  dg::kernels::set_isa(saved);
+  dg::set_num_threads(threads);
 }
 
 TEST(FusedVsComposed, CrossEntropyKDimMatchesPermutedRows) {
