@@ -306,7 +306,7 @@ TEST(Printing, ToStringAndShapes) {
 }
 
 // index_select copies whole rows, prefetching the rows ahead (rows of 256 bytes
-// or more) and sharing them among the threads from 64 KiB: every row must land
+// or more) and sharing them among the threads from 32 KiB: every row must land
 // in its place with negative and repeated indices, an outer dimension, and any
 // number of threads.
 TEST(IndexSelect, LongRowsOnEveryThreadCount) {
