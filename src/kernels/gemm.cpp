@@ -113,12 +113,12 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 }
 
 // C = A·Bᵀ — a linear layer's forward, Y[batch×out] = X · Wᵀ — is where oneDNN
-// 2.6 shares the work worst between threads: on 2 threads it reached 130–167
-// GFLOP/s on the MLP shapes (128×512·512ᵀ: 517 µs, 1.3× faster than its one
+// 2.6 shares the work worst between threads: on 2 threads it reached 128–169
+// GFLOP/s on the MLP shapes (128×512·512ᵀ: 517 µs, 1.3× faster than on one
 // thread) where the NN and TN products of the backward pass reach 215. Such
 // products are split along N here instead, in blocks of whole vectors: each
 // thread multiplies all of A by its own rows of B, on one thread (128×512·512ᵀ:
-// 352 µs; 128×784·512ᵀ 615 → 522). Every thread reads all of A, which costs
+// 352 µs; 128×784·512ᵀ 608–660 → 497–526 µs). Every thread reads all of A, which costs
 // more than it saves on small products when the two vCPUs are far apart
 // (docs/performance.md): W3's 64×784·100ᵀ (5 M multiply-adds) was 3% faster
 // split this way with the vCPUs near and 15% slower far, so the split starts
