@@ -356,12 +356,17 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     };
     const bool short_rows = S == 1 && C < row_detail::L;
     parallel_chunks(rows, rows * C, [&](int64_t lo, int64_t hi) {
-      std::vector<double> lse(short_rows ? static_cast<size_t>(hi - lo) : 0);
+      std::vector<T> maxima(short_rows ? static_cast<size_t>(hi - lo) : 0);
+      std::vector<double> log_sum(maxima.size());
       std::vector<T> scratch(short_rows && !pP ? static_cast<size_t>((hi - lo) * C) : 0);
       simd_if_float<T>([&] {
         if (short_rows) {
-          short_rows_lse(px + lo * C, pP ? pP + lo * C : scratch.data(), hi - lo, C, pP != nullptr, lse.data());
-          for (int64_t i = lo; i < hi; ++i) row(i, lse[static_cast<size_t>(i - lo)]);
+          short_rows_lse(px + lo * C, pP ? pP + lo * C : scratch.data(), hi - lo, C, pP != nullptr, maxima.data(),
+                         log_sum.data());
+          for (int64_t i = lo; i < hi; ++i) {
+            const auto k = static_cast<size_t>(i - lo);
+            row(i, static_cast<double>(maxima[k]) + log_sum[k]);
+          }
         } else {
           for (int64_t i = lo; i < hi; ++i) row(i, row_lse(px, g.base(i), C, S, pP));
         }
