@@ -8,7 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/simd.hpp"
+#include "each_isa.hpp"
 
 namespace F = dg::nn::functional;
 using dg::Tensor;
@@ -205,8 +205,6 @@ TEST(FusedVsComposed, CrossEntropyNoneLargeParallel) {
 // and thread count; a row of −∞ but its target, a row with a NaN, and rows of
 // 1, 3, 10, 15 (short) and 16, 17 (the row kernels) classes.
 TEST(FusedVsComposed, CrossEntropyFloat32ShortRowsEveryIsa) {
-  const dg::kernels::Isa saved = dg::kernels::active_isa();
-  const int threads = dg::get_num_threads();
   for (int64_t C : {1, 3, 10, 15, 16, 17}) {
     const int64_t N = 4000;  // several threads' worth of rows
     std::vector<int64_t> t(static_cast<size_t>(N));
@@ -219,33 +217,25 @@ TEST(FusedVsComposed, CrossEntropyFloat32ShortRowsEveryIsa) {
     Tensor want = -dg::log_softmax(x.to(dg::kFloat64), 1).gather(1, labels(t).unsqueeze(1)).mean();
     Tensor want_grad = (dg::softmax(x.to(dg::kFloat64), 1) - q_matrix(t, C, {}, 0, -100, false)) / double(N);
     std::vector<float> first;
-    for (dg::kernels::Isa isa : {dg::kernels::Isa::Generic, dg::kernels::Isa::Avx2, dg::kernels::Isa::Avx512}) {
-      if (static_cast<int>(isa) > static_cast<int>(dg::kernels::cpu_isa())) continue;
-      dg::kernels::set_isa(isa);
-      for (int nt : {1, 2}) {
-        dg::set_num_threads(nt);
-        const std::string where = std::string(dg::kernels::isa_name(isa)) + ", C=" + std::to_string(C) + ", " +
-                                  std::to_string(nt) + " thread(s)";
-        Tensor xs = x.detach().requires_grad_();
-        Tensor loss = F::cross_entropy(xs, labels(t));
-        loss.backward();
-        EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * std::fabs(want.item<double>())) << where;
-        EXPECT_TRUE(close(xs.grad().to(dg::kFloat64), want_grad, 1e-9, 1e-5)) << where;
-        std::vector<float> got(xs.grad().data_ptr<float>(), xs.grad().data_ptr<float>() + N * C);
-        got.push_back(loss.item<float>());
-        if (first.empty()) first = got;
-        else EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0) << where;
-        // A NaN score makes its row's loss NaN, as in PyTorch; the other rows keep theirs.
-        Tensor xn = x.clone();
-        xn.data_ptr<float>()[2 * C + C - 1] = std::numeric_limits<float>::quiet_NaN();
-        Tensor rows = F::cross_entropy(xn, labels(t), F::CrossEntropyFuncOptions().reduction(dg::kNone));
-        EXPECT_TRUE(std::isnan(rows.data_ptr<float>()[2])) << where;
-        EXPECT_FALSE(std::isnan(rows.data_ptr<float>()[3])) << where;
-      }
-    }
+    dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& isa_threads) {
+      const std::string where = "C=" + std::to_string(C) + ", " + isa_threads;
+      Tensor xs = x.detach().requires_grad_();
+      Tensor loss = F::cross_entropy(xs, labels(t));
+      loss.backward();
+      EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * std::fabs(want.item<double>())) << where;
+      EXPECT_TRUE(close(xs.grad().to(dg::kFloat64), want_grad, 1e-9, 1e-5)) << where;
+      std::vector<float> got(xs.grad().data_ptr<float>(), xs.grad().data_ptr<float>() + N * C);
+      got.push_back(loss.item<float>());
+      if (first.empty()) first = got;
+      else EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0) << where;
+      // A NaN score makes its row's loss NaN, as in PyTorch; the other rows keep theirs.
+      Tensor xn = x.clone();
+      xn.data_ptr<float>()[2 * C + C - 1] = std::numeric_limits<float>::quiet_NaN();
+      Tensor rows = F::cross_entropy(xn, labels(t), F::CrossEntropyFuncOptions().reduction(dg::kNone));
+      EXPECT_TRUE(std::isnan(rows.data_ptr<float>()[2])) << where;
+      EXPECT_FALSE(std::isnan(rows.data_ptr<float>()[3])) << where;
+    });
   }
-  dg::kernels::set_isa(saved);
-  dg::set_num_threads(threads);
 }
 
 TEST(FusedVsComposed, CrossEntropyKDimMatchesPermutedRows) {

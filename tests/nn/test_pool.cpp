@@ -7,7 +7,7 @@
 #include "dimgrad/nn/activation.hpp"
 #include "dimgrad/nn/conv.hpp"
 #include "dimgrad/nn/pooling.hpp"
-#include "kernels/simd.hpp"
+#include "each_isa.hpp"
 #include "test_conv_fixture_util.hpp"
 
 using namespace dg;
@@ -97,8 +97,6 @@ TEST(Pool, HandComputed) {
 // last column is never read) and odd heights (the last row is never read); and
 // so must max_pool2d's backward, from window codes or from indices.
 TEST(Pool, MaxPool2x2SameOnEveryIsaAsTheRule) {
-  const kernels::Isa saved = kernels::active_isa();
-  const int threads = get_num_threads();
   manual_seed(5);
   for (int64_t H : {2, 3, 6}) {
     for (int64_t W : {2, 3, 14, 15, 28, 31, 32, 33, 34, 47, 64, 66}) {
@@ -124,45 +122,38 @@ TEST(Pool, MaxPool2x2SameOnEveryIsaAsTheRule) {
             want_y.push_back(best);
             want_i.push_back(arg);
           }
-      for (kernels::Isa isa : {kernels::Isa::Generic, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
-        if (static_cast<int>(isa) > static_cast<int>(kernels::cpu_isa())) continue;
-        kernels::set_isa(isa);
-        for (int t : {1, 2}) {
-          set_num_threads(t);
-          auto [y, idx] = max_pool2d_with_indices(x, 2);
-          ASSERT_EQ(y.numel(), static_cast<int64_t>(want_y.size()));
-          const std::string where = std::string(kernels::isa_name(isa)) + ", H=" + std::to_string(H) +
-                                    ", W=" + std::to_string(W) + ", " + std::to_string(t) + " thread(s)";
-          for (int64_t k = 0; k < y.numel(); ++k) {
-            const float got = y.data_ptr<float>()[k];
-            ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
-                << where << ": y[" << k << "] = " << got << ", want " << want_y[k];
-            ASSERT_EQ(idx.data_ptr<int64_t>()[k], want_i[k]) << where << ": index " << k;
-          }
-          // max_pool2d without indices — window codes instead when the windows
-          // tile the plane (H and W even), the int64 indices otherwise: the same
-          // values, and backward puts each dY on its window's argmax, 0 elsewhere
-          // (the code path writes every dx element without zeroing first).
-          Tensor xg = x.detach().requires_grad_();
-          Tensor y2 = max_pool2d(xg, 2);
-          Tensor dy = (arange(y2.numel(), kFloat) + 1.0f).reshape(y2.sizes());
-          y2.backward(dy);
-          std::vector<float> want_dx(static_cast<size_t>(x.numel()), 0.0f);
-          for (int64_t k = 0; k < y2.numel(); ++k) {
-            const float got = y2.data_ptr<float>()[k];
-            ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
-                << where << ": max_pool2d y[" << k << "] = " << got << ", want " << want_y[k];
-            want_dx[static_cast<size_t>((k / (OH * OW)) * H * W + want_i[k])] = static_cast<float>(k + 1);
-          }
-          const float* dx = xg.grad().data_ptr<float>();
-          for (int64_t i = 0; i < x.numel(); ++i)
-            ASSERT_EQ(dx[i], want_dx[static_cast<size_t>(i)]) << where << ": dx[" << i << "]";
+      dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& isa_threads) {
+        auto [y, idx] = max_pool2d_with_indices(x, 2);
+        ASSERT_EQ(y.numel(), static_cast<int64_t>(want_y.size()));
+        const std::string where = "H=" + std::to_string(H) + ", W=" + std::to_string(W) + ", " + isa_threads;
+        for (int64_t k = 0; k < y.numel(); ++k) {
+          const float got = y.data_ptr<float>()[k];
+          ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
+              << where << ": y[" << k << "] = " << got << ", want " << want_y[k];
+          ASSERT_EQ(idx.data_ptr<int64_t>()[k], want_i[k]) << where << ": index " << k;
         }
-      }
+        // max_pool2d without indices — window codes instead when the windows
+        // tile the plane (H and W even), the int64 indices otherwise: the same
+        // values, and backward puts each dY on its window's argmax, 0 elsewhere
+        // (the code path writes every dx element without zeroing first).
+        Tensor xg = x.detach().requires_grad_();
+        Tensor y2 = max_pool2d(xg, 2);
+        Tensor dy = (arange(y2.numel(), kFloat) + 1.0f).reshape(y2.sizes());
+        y2.backward(dy);
+        std::vector<float> want_dx(static_cast<size_t>(x.numel()), 0.0f);
+        for (int64_t k = 0; k < y2.numel(); ++k) {
+          const float got = y2.data_ptr<float>()[k];
+          ASSERT_TRUE(got == want_y[k] || (std::isnan(got) && std::isnan(want_y[k])))
+              << where << ": max_pool2d y[" << k << "] = " << got << ", want " << want_y[k];
+          want_dx[static_cast<size_t>((k / (OH * OW)) * H * W + want_i[k])] = static_cast<float>(k + 1);
+        }
+        const float* dx = xg.grad().data_ptr<float>();
+        for (int64_t i = 0; i < x.numel(); ++i)
+          ASSERT_EQ(dx[i], want_dx[static_cast<size_t>(i)]) << where << ": dx[" << i << "]";
+      });
+      if (HasFatalFailure()) return;
     }
   }
-  kernels::set_isa(saved);
-  set_num_threads(threads);
 }
 
 TEST(Pool, GoldenAgainstPyTorch) {

@@ -15,7 +15,7 @@
 
 #include <dimgrad/dimgrad.hpp>
 
-#include "kernels/simd.hpp"
+#include "each_isa.hpp"
 
 using dg::Tensor;
 
@@ -81,8 +81,6 @@ TEST(Softmax, Float32EveryPathAgainstFloat64) {
       {{6, 10, 130}, 1},  // a dim with values after it
       {{3, 5, 4, 2}, 0},  // the first dim
   };
-  const dg::kernels::Isa saved = dg::kernels::active_isa();
-  const int threads = dg::get_num_threads();
   for (const Case& c : cases) {
     int64_t O = 1, I = 1;
     const int64_t R = c.shape[static_cast<size_t>(c.dim)];
@@ -102,34 +100,26 @@ TEST(Softmax, Float32EveryPathAgainstFloat64) {
     for (bool log : {false, true}) {
       const Reference ref = reference(values(x), values(up), O, R, I, log);
       std::vector<float> first;
-      for (dg::kernels::Isa isa : {dg::kernels::Isa::Generic, dg::kernels::Isa::Avx2, dg::kernels::Isa::Avx512}) {
-        if (static_cast<int>(isa) > static_cast<int>(dg::kernels::cpu_isa())) continue;
-        dg::kernels::set_isa(isa);
-        for (int nt : {1, 2}) {
-          dg::set_num_threads(nt);
-          std::string where = std::string(log ? "log_softmax" : "softmax") + " of [";
-          for (int64_t s : c.shape) where += std::to_string(s) + ",";
-          where += "] dim " + std::to_string(c.dim) + ", " + dg::kernels::isa_name(isa) + ", " + std::to_string(nt) +
-                   " thread(s)";
-          Tensor xs = x.detach().requires_grad_();
-          Tensor y = log ? dg::log_softmax(xs, c.dim) : dg::softmax(xs, c.dim);
-          y.backward(up);
-          const std::vector<double> gy = values(y), gdx = values(xs.grad());
-          for (size_t k = 0; k < gy.size(); ++k) {
-            ASSERT_TRUE(same(gy[k], ref.y[k], 2e-6)) << where << ": y[" << k << "] = " << gy[k] << ", want " << ref.y[k];
-            ASSERT_TRUE(same(gdx[k], ref.dx[k], 2e-5))
-                << where << ": dx[" << k << "] = " << gdx[k] << ", want " << ref.dx[k];
-          }
-          std::vector<float> bits(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
-          bits.insert(bits.end(), xs.grad().data_ptr<float>(), xs.grad().data_ptr<float>() + xs.numel());
-          if (nt == 1) first = bits;
-          else EXPECT_EQ(std::memcmp(bits.data(), first.data(), bits.size() * sizeof(float)), 0) << where;
+      dg_test::on_every_isa_and_thread_count({1, 2}, [&](int nt, const std::string& isa_threads) {
+        std::string where = std::string(log ? "log_softmax" : "softmax") + " of [";
+        for (int64_t s : c.shape) where += std::to_string(s) + ",";
+        where += "] dim " + std::to_string(c.dim) + ", " + isa_threads;
+        Tensor xs = x.detach().requires_grad_();
+        Tensor y = log ? dg::log_softmax(xs, c.dim) : dg::softmax(xs, c.dim);
+        y.backward(up);
+        const std::vector<double> gy = values(y), gdx = values(xs.grad());
+        for (size_t k = 0; k < gy.size(); ++k) {
+          ASSERT_TRUE(same(gy[k], ref.y[k], 2e-6)) << where << ": y[" << k << "] = " << gy[k] << ", want " << ref.y[k];
+          ASSERT_TRUE(same(gdx[k], ref.dx[k], 2e-5))
+              << where << ": dx[" << k << "] = " << gdx[k] << ", want " << ref.dx[k];
         }
-      }
+        std::vector<float> bits(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+        bits.insert(bits.end(), xs.grad().data_ptr<float>(), xs.grad().data_ptr<float>() + xs.numel());
+        if (nt == 1) first = bits;
+        else EXPECT_EQ(std::memcmp(bits.data(), first.data(), bits.size() * sizeof(float)), 0) << where;
+      });
     }
   }
-  dg::kernels::set_isa(saved);
-  dg::set_num_threads(threads);
 }
 
 // Empty tensors: an empty dim (no row to take a maximum of) and empty rows of

@@ -1,0 +1,35 @@
+// Test helper shared by the test modules: runs a body on every instruction set
+// this CPU has (the portable loops, AVX2, AVX-512) and on each of the given
+// thread counts, then puts both settings back. Stops at the first fatal failure.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "dimgrad/dimgrad.hpp"
+#include "kernels/simd.hpp"
+
+namespace dg_test {
+
+// body(threads, where): `where` names the instruction set and the threads ("avx512, 2 thread(s)").
+template <class Body> void on_every_isa_and_thread_count(std::initializer_list<int> thread_counts, const Body& body) {
+  using dg::kernels::Isa;
+  const Isa saved_isa = dg::kernels::active_isa();
+  const int saved_threads = dg::get_num_threads();
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(dg::kernels::cpu_isa())) continue;
+    dg::kernels::set_isa(isa);
+    for (int threads : thread_counts) {
+      dg::set_num_threads(threads);
+      body(threads, std::string(dg::kernels::isa_name(isa)) + ", " + std::to_string(threads) + " thread(s)");
+      if (::testing::Test::HasFatalFailure()) break;
+    }
+    if (::testing::Test::HasFatalFailure()) break;
+  }
+  dg::kernels::set_isa(saved_isa);
+  dg::set_num_threads(saved_threads);
+}
+
+}  // namespace dg_test
