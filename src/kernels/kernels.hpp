@@ -62,6 +62,14 @@ template <int N>
 LoopPlan<N> make_plan(IntArrayRef shape, const std::array<const int64_t*, N>& elem_strides,
                       const std::array<int64_t, N>& elem_sizes) {
   LoopPlan<N> p;
+  // Nothing to visit: return before any product, since for an empty view of a
+  // huge shape (a 0 next to sizes like 3·10¹⁰) the byte strides can overflow
+  // int64 (found by fuzz_npy: a Fortran-order array of shape (0, 3, 9662, …)).
+  for (int64_t size : shape)
+    if (size == 0) {
+      p.numel = 0;
+      return p;
+    }
   for (size_t d = 0; d < shape.size(); ++d) {
     p.numel *= shape[d];
     if (shape[d] == 1) continue;
@@ -69,7 +77,6 @@ LoopPlan<N> make_plan(IntArrayRef shape, const std::array<const int64_t*, N>& el
     for (int k = 0; k < N; ++k) p.strides[k][p.ndim] = elem_strides[k][d] * elem_sizes[k];
     ++p.ndim;
   }
-  if (p.numel == 0) return p;
   // Merge dimension d into d+1 (the inner one) where every operand is contiguous across them.
   int out = 0;
   for (int d = 0; d < p.ndim; ++d) {
