@@ -21,21 +21,24 @@ namespace dg::kernels {
 namespace {
 
 // Up to this many rows of C, a product on one thread transposes a transposed B
-// into a buffer first (see sgemm): oneDNN transposes B while packing it for
-// every product, and with few rows of A that packing is a large part of the
-// work. Measured on one core (docs/performance.md): 64×784·784×100 (W3's first
-// layer) 136 µs as given against 7 + 103 µs transposed first; 64×3136·3136×128
-// (W2's) 609 against 56 + 442; at 128 rows the two were even (128×784·784×512:
-// 941 against 995). Before oneDNN's own 2-thread split it did not pay (the
-// transpose ran on one thread while the packing was shared: W3 272k against
-// 308k samples/s); inside a product split along N (below) each thread
-// transposes its own block of B.
+// into a buffer first (see sgemm_as_given): oneDNN transposes B while packing
+// it for every product, and with few rows of A that packing is a large part of
+// the work. Measured on one core (docs/performance.md): 64×784·784×100 (W3's
+// first layer) 136 µs as given against 7 + 103 µs transposed first;
+// 64×3136·3136×128 (W2's) 609 against 56 + 442; at 128 rows the two were even
+// (128×784·784×512: 941 against 995). Before oneDNN's own 2-thread split it
+// did not pay (the transpose ran on one thread while the packing was shared: W3
+// 272k against 308k samples/s); inside a product split along N (below) each
+// thread transposes its own block of B.
 constexpr int64_t kTransposeBRows = 64;
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float beta, float* C, int64_t ldc) {
-  const bool one_thread = omp_in_parallel() || omp_get_max_threads() == 1;
-  if (tb && one_thread && M <= kTransposeBRows && N * K >= 4096) {
+// Whether oneDNN will run a product on the calling thread alone.
+bool one_thread() { return omp_in_parallel() || omp_get_max_threads() == 1; }
+
+// One product in oneDNN, with B transposed first where that pays (above).
+void sgemm_as_given(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                    const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (tb && one_thread() && M <= kTransposeBRows && N * K >= 4096) {
     // op(B) = Bᵀ [K×N] as a row-major K×N buffer (OpenBLAS's omatcopy), then C = op(A)·buffer.
     thread_local std::vector<float> bt;
     bt.resize(static_cast<size_t>(N * K));
@@ -48,6 +51,57 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   AsyncSignalsHeld held;  // oneDNN's kernels run on a heap stack: no handler frame may land there
   dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(static_cast<int>(st)));
+}
+
+// C[M×N] ← Tᵀ + beta·C, where T is stored [N×M]: in 16×16 tiles, so the rows
+// read from T and the rows written to C stay in cache across a tile.
+void add_transposed(const float* T, int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+#pragma omp parallel for schedule(static) if (use_threads(M * N))
+  for (int64_t i0 = 0; i0 < M; i0 += 16) {
+    const int64_t i1 = std::min(M, i0 + 16);
+    for (int64_t j0 = 0; j0 < N; j0 += 16) {
+      const int64_t j1 = std::min(N, j0 + 16);
+      for (int64_t i = i0; i < i1; ++i) {
+        float* c = C + i * ldc;
+        if (beta == 0.f) {
+          for (int64_t j = j0; j < j1; ++j) c[j] = T[j * M + i];
+        } else {
+          for (int64_t j = j0; j < j1; ++j) c[j] = T[j * M + i] + beta * c[j];
+        }
+      }
+    }
+  }
+}
+
+// C = A·Bᵀ — a linear layer's forward, Y[batch×out] = X · Wᵀ — runs faster in
+// oneDNN 2.6 as its transpose, Cᵀ[N×M] = B·Aᵀ (the same two stored operands,
+// roles swapped), into a buffer then transposed into C, when C is small (at
+// most 65536 values, so the transpose stays a few µs) and either several
+// threads share the product — oneDNN splits the product as given poorly: W3's
+// 64×784·100ᵀ 82–88 → 57–71 µs on 2 threads, 32×784·100ᵀ 57 → 37, a last
+// layer 128×512·10ᵀ 18–20 → 9–11 — or, on one thread, C has fewer columns than
+// a vector and than rows (128×512·10ᵀ 31 → 21 µs, 1000×128·10ᵀ 58 → 48; with
+// 100 columns or more the swap measured 2–12% slower on one thread, and with
+// more outputs 5–40% slower on two). Products split along N (below) are not
+// swapped. Measured in docs/performance.md, round 5.
+constexpr int64_t kSwapMaxOutput = 65536;
+bool swap_nt(bool ta, bool tb, int64_t M, int64_t N) {
+  if (ta || !tb || M * N > kSwapMaxOutput) return false;
+  return !one_thread() || (N < 16 && N < M);
+}
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (!swap_nt(ta, tb, M, N)) {
+    sgemm_as_given(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Cᵀ[N×M] = B[N×K] · (A[M×K])ᵀ into T, then C ← Tᵀ + beta·C.
+  thread_local std::vector<float> transposed;
+  transposed.resize(static_cast<size_t>(M * N));
+  float* T = transposed.data();
+  sgemm_as_given(false, true, N, M, K, alpha, B, ldb, A, lda, 0.f, T, M);
+  add_transposed(T, M, N, beta, C, ldc);
 }
 
 // A long K with a small output — the weight gradient of a convolution,

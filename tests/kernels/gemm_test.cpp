@@ -1,6 +1,7 @@
 // kernels::gemm against a float64 triple loop: every transpose combination, leading
 // dimensions larger than the matrix (sub-matrices), alpha and beta, the K-split
-// path for long-K products and the N-split path for A·Bᵀ on two threads, and the
+// path for long-K products, the N-split path for A·Bᵀ on two threads, A·Bᵀ
+// computed as its transpose (B·Aᵀ, then transposed into C), and the
 // plain-loop reference (float64's path inside an OpenMP region, where OpenBLAS
 // must not be called).
 #include <gtest/gtest.h>
@@ -85,15 +86,32 @@ TEST(Gemm, Float32LongKSplitAmongThreads) {
         check<float>({ta, tb, 8, 20, 8000}, 1.0, 0.0, threads, 1e-6);
         check<float>({ta, tb, 8, 20, 8000}, 0.5, -1.0, threads, 1e-6);
         check<float>({ta, tb, 3, 5, 4099}, 2.0, 1.0, threads, 1e-6);  // K not a multiple of the slice
+        // N < 16 and N < M: each thread's A·Bᵀ slice is computed as its transpose.
+        check<float>({ta, tb, 20, 8, 8000}, -0.5, 0.75, threads, 1e-6);
       }
+}
+
+// C = A·Bᵀ with at most 65536 outputs, below the N-split: on 2 threads always, on
+// one thread when N < 16 and N < M, computed as Cᵀ = B·Aᵀ into a buffer that is
+// transposed into C (tiles of 16×16: M and N not multiples of 16, partial
+// tiles, a single row or column; 300×120 is transposed by both threads).
+TEST(Gemm, Float32TransposedBComputedAsItsTranspose) {
+  for (int threads : {1, 2})
+    for (Case c : {Case{false, true, 64, 100, 784}, Case{false, true, 128, 10, 512}, Case{false, true, 45, 13, 500},
+                   Case{false, true, 300, 120, 50}, Case{false, true, 700, 1, 400}, Case{false, true, 1, 90, 4000},
+                   Case{false, true, 33, 17, 300}}) {
+      check<float>(c, 1.0, 0.0, threads, 1e-6);
+      check<float>(c, -0.5, 0.75, threads, 1e-6);
+    }
 }
 
 // C = A·Bᵀ with at least 2²³ multiply-adds: split along N among the threads in
 // blocks of 16 columns. N = 100 leaves a short last block, N = 33 gives the second
-// thread one column, 3 threads leave one without a block; M ≤ 64 takes the
-// per-thread transpose of B inside each block (with the padded ldb).
+// thread one column, 3 threads leave one without a block, 17 threads give each of
+// 16 one block of 16 columns; M ≤ 64 takes the per-thread transpose of B inside
+// each block (with the padded ldb).
 TEST(Gemm, Float32TransposedBSplitAlongN) {
-  for (int threads : {1, 2, 3}) {
+  for (int threads : {1, 2, 3, 17}) {
     check<float>({false, true, 128, 256, 256}, 1.0, 0.0, threads, 1e-6);
     check<float>({false, true, 96, 100, 900}, -0.5, 0.75, threads, 1e-6);
     check<float>({false, true, 64, 200, 700}, 1.0, 0.0, threads, 1e-6);
