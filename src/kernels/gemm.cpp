@@ -28,8 +28,8 @@ namespace {
 // 64×3136·3136×128 (W2's) 609 against 56 + 442; at 128 rows the two were even
 // (128×784·784×512: 941 against 995). Before oneDNN's own 2-thread split it
 // did not pay (the transpose ran on one thread while the packing was shared: W3
-// 272k against 308k samples/s); inside a product split along N (below) each
-// thread transposes its own block of B.
+// 272k against 308k samples/s); inside a product split by rows of a weight
+// (below) each thread's one-thread product may transpose its B this way.
 constexpr int64_t kTransposeBRows = 64;
 
 // Whether oneDNN will run a product on the calling thread alone.
@@ -82,26 +82,41 @@ void add_transposed(const float* T, int64_t M, int64_t N, float beta, float* C, 
 // layer 128×512·10ᵀ 18–20 → 9–11 — or, on one thread, C has fewer columns than
 // a vector and than rows (128×512·10ᵀ 31 → 21 µs, 1000×128·10ᵀ 58 → 48; with
 // 100 columns or more the swap measured 2–12% slower on one thread, and with
-// more outputs 5–40% slower on two). Products split along N (below) are not
-// swapped. Measured in docs/performance.md, round 5.
+// more outputs 5–40% slower on two). Most such products on several threads are
+// split by rows of B instead (split_by_weight_rows, below), each thread's
+// block swapped when small. Measured in docs/performance.md, round 5.
 constexpr int64_t kSwapMaxOutput = 65536;
 bool swap_nt(bool ta, bool tb, int64_t M, int64_t N) {
   if (ta || !tb || M * N > kSwapMaxOutput) return false;
   return !one_thread() || (N < 16 && N < M);
 }
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (!swap_nt(ta, tb, M, N)) {
-    sgemm_as_given(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  // Cᵀ[N×M] = B[N×K] · (A[M×K])ᵀ into T, then C ← Tᵀ + beta·C.
+// C = A·Bᵀ computed as Cᵀ[N×M] = B[N×K] · (A[M×K])ᵀ into a buffer T, then C ← Tᵀ + beta·C.
+void sgemm_transposed_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, float beta, float* C, int64_t ldc) {
   thread_local std::vector<float> transposed;
   transposed.resize(static_cast<size_t>(M * N));
   float* T = transposed.data();
   sgemm_as_given(false, true, N, M, K, alpha, B, ldb, A, lda, 0.f, T, M);
   add_transposed(T, M, N, beta, C, ldc);
+}
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (swap_nt(ta, tb, M, N))
+    sgemm_transposed_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_as_given(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// One thread's block of a split A·Bᵀ: as its transpose when A has few rows
+// (see split_by_weight_rows), otherwise as given.
+void sgemm_block_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= kTransposeBRows && M * N <= kSwapMaxOutput)
+    sgemm_transposed_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_as_given(false, true, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // A long K with a small output — the weight gradient of a convolution,
@@ -166,30 +181,46 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   }
 }
 
-// C = A·Bᵀ — a linear layer's forward, Y[batch×out] = X · Wᵀ — is where oneDNN
-// 2.6 shares the work worst between threads: on 2 threads it reached 128–169
-// GFLOP/s on the MLP shapes (128×512·512ᵀ: 517 µs, 1.3× faster than on one
-// thread) where the NN and TN products of the backward pass reach 215. Such
-// products are split along N here instead, in blocks of whole vectors: each
-// thread multiplies all of A by its own rows of B, on one thread (128×512·512ᵀ:
-// 352 µs; 128×784·512ᵀ 608–660 → 497–526 µs). Every thread reads all of A, which costs
-// more than it saves on small products when the two vCPUs are far apart
-// (docs/performance.md): W3's 64×784·100ᵀ (5 M multiply-adds) was 3% faster
-// split this way with the vCPUs near and 15% slower far, so the split starts
-// at 2²³ multiply-adds (W4's 128×256·256ᵀ).
-constexpr int64_t kSplitNGemmMacs = int64_t(1) << 23;
-bool split_along_n(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
-  return tb && !ta && N >= 32 && M * N * K >= kSplitNGemmMacs && use_threads(M * N * K);
+// A linear layer's two products with its weight W [out×in] — the forward
+// Y = X·Wᵀ (C = A·Bᵀ, B = W) and the weight gradient dW = dYᵀ·X (C = Aᵀ·B,
+// C = dW) — are shared between threads by rows of W: thread t multiplies its
+// own rows, ⌈rows/threads⌉ of them, on one thread. The optimizer's step splits
+// each parameter the same way (parallel_items: W's elements in equal halves,
+// which are whole rows whenever rows·in/threads is a multiple of 16, as in
+// every workload; otherwise the two differ by part of one row), so the rows of
+// W, of dW and of the momentum buffer that a thread updates are the ones it
+// just read or wrote, in its own cache. oneDNN 2.6's own split of these
+// products ignores that and makes the step move them between the cores: W3's
+// SGD step took 33–47 µs inside the training loop against 7–10 µs on the same
+// (cached) buffers alone; split by rows, 10–13 µs in most runs. And oneDNN 2.6
+// shares A·Bᵀ badly between threads on its own (128×512·512ᵀ: 517 µs on 2
+// threads, 1.3× its one-thread time; split by rows 352 µs). Measured in
+// docs/performance.md, round 5.
+//
+// Each thread's block of A·Bᵀ is computed as its transpose (see swap_nt) when
+// small: W3's 64×784·100ᵀ in two 64×784·50ᵀ blocks 72 µs against 82 as given.
+// Blocks of A·Bᵀ are at least 16 columns wide (narrower ones would write the
+// same cache lines of C from several threads): a classifier's last layer
+// (N = 10) stays with oneDNN.
+bool split_by_weight_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+  if (ta == tb || !use_threads(M * N * K) || M * N * K < kSerialGemmMacs) return false;
+  return ta || N >= 16 * omp_get_max_threads();
 }
 
-void sgemm_split_n(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-                   int64_t ldb, float beta, float* C, int64_t ldc) {
-  on_every_thread("an N-split product", [&](int t, int n) {
-    // Blocks of whole 16-float vectors: no two threads write one cache line of C.
-    const int64_t step = ((N + n - 1) / n + 15) / 16 * 16;
+void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  on_every_thread("a product split by rows of the weight", [&](int t, int n) {
+    if (ta) {
+      // dW = Aᵀ·B: rows i0..i1 of C are columns i0..i1 of A (A is stored transposed).
+      const int64_t step = (M + n - 1) / n;
+      const int64_t i0 = std::min(M, t * step), i1 = std::min(M, i0 + step);
+      if (i1 > i0) sgemm(true, false, i1 - i0, N, K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc);
+      return;
+    }
+    // Y = A·Bᵀ: columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
+    const int64_t step = (N + n - 1) / n;
     const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step);
-    // Columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
-    if (j1 > j0) sgemm(false, true, M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
+    if (j1 > j0) sgemm_block_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
   });
 }
 
@@ -205,8 +236,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   }
   if (split_along_k(M, N, K)) {
     sgemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (split_along_n(ta, tb, M, N, K)) {
-    sgemm_split_n(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else if (split_by_weight_rows(ta, tb, M, N, K)) {
+    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if (M * N * K <= kTinyGemmMacs) {
     // Tiny products — a classifier's last layer — go to OpenBLAS, whose
     // small-matrix path is up to 2× faster than oneDNN's here (64×100×10: 72.7

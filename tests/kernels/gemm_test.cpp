@@ -1,7 +1,7 @@
 // kernels::gemm against a float64 triple loop: every transpose combination, leading
 // dimensions larger than the matrix (sub-matrices), alpha and beta, the K-split
-// path for long-K products, the N-split path for A·Bᵀ on two threads, A·Bᵀ
-// computed as its transpose (B·Aᵀ, then transposed into C), and the
+// path for long-K products, the split by rows of a weight (A·Bᵀ and Aᵀ·B on
+// several threads), A·Bᵀ computed as its transpose (B·Aᵀ, then transposed into C), and the
 // plain-loop reference (float64's path inside an OpenMP region, where OpenBLAS
 // must not be called).
 #include <gtest/gtest.h>
@@ -105,17 +105,21 @@ TEST(Gemm, Float32TransposedBComputedAsItsTranspose) {
     }
 }
 
-// C = A·Bᵀ with at least 2²³ multiply-adds: split along N among the threads in
-// blocks of 16 columns. N = 100 leaves a short last block, N = 33 gives the second
-// thread one column, 3 threads leave one without a block, 17 threads give each of
-// 16 one block of 16 columns; M ≤ 64 takes the per-thread transpose of B inside
-// each block (with the padded ldb).
-TEST(Gemm, Float32TransposedBSplitAlongN) {
-  for (int threads : {1, 2, 3, 17}) {
-    check<float>({false, true, 128, 256, 256}, 1.0, 0.0, threads, 1e-6);
-    check<float>({false, true, 96, 100, 900}, -0.5, 0.75, threads, 1e-6);
-    check<float>({false, true, 64, 200, 700}, 1.0, 0.0, threads, 1e-6);
-    check<float>({false, true, 130, 33, 2000}, 2.0, 1.0, threads, 1e-6);
+// A linear layer's products with its weight on several threads, split by rows
+// of the weight: C = A·Bᵀ by rows of B (columns of C, at least 16 per thread),
+// C = Aᵀ·B by rows of C, ⌈rows/threads⌉ each. Uneven last blocks (N = 100 on 3
+// threads, 33 rows on 5), threads left without rows (3 rows on 5 threads), a
+// block narrower than a vector, blocks of A·Bᵀ computed as their transpose (at
+// most 64 rows of A) and as given (150, 130 rows), all with padded leading
+// dimensions; on one thread the same shapes take the unsplit paths.
+TEST(Gemm, Float32SplitByRowsOfTheWeight) {
+  for (int threads : {1, 2, 3, 5}) {
+    for (Case c : {Case{false, true, 128, 256, 256}, Case{false, true, 96, 100, 900}, Case{false, true, 64, 200, 700},
+                   Case{false, true, 130, 33, 2000}, Case{false, true, 150, 90, 70}, Case{true, false, 100, 784, 64},
+                   Case{true, false, 33, 50, 300}, Case{true, false, 3, 500, 400}}) {
+      check<float>(c, 1.0, 0.0, threads, 1e-6);
+      check<float>(c, -0.5, 0.75, threads, 1e-6);
+    }
   }
 }
 
