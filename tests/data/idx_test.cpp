@@ -1,7 +1,9 @@
 // IDX reader: raw and gzip files, Fashion-MNIST itself, and every bad file.
 #include <chrono>
+#include <cstring>
 
 #include "data/data_test_util.hpp"
+#include "each_isa.hpp"
 
 using namespace datatest;
 using dg::Tensor;
@@ -105,6 +107,29 @@ TEST(IdxBad, LyingHeaderInGzipDoesNotAllocateWhatItClaims) {
   auto bytes = dg::io::read_file(data_fixture("bomb.gz"));
   expect_io_error([&] { dg::data::parse_idx(bytes.data(), bytes.size(), "b", 1 << 20); },
                   {"more than the limit of 1048576 bytes"});
+}
+
+// Every byte value v becomes exactly v / 255 in float32 (the division, as
+// torchvision's ToTensor), on every instruction set and thread count: the
+// vector copies compute it with a multiply and an FMA correction instead of a
+// division, which is exact for these 256 values — each is checked here, at
+// every position of a vector (the byte at i is (i + i / 256) mod 256), in a
+// tensor long enough to be shared by 2 threads and with a tail shorter than
+// a vector.
+TEST(Idx, UnitFloatIsTheDivisionBy255ForEveryByte) {
+  const int64_t n = 256 * 160 + 7;
+  dg::Tensor bytes = dg::empty({n}, dg::kUInt8);
+  uint8_t* b = bytes.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((i + i / 256) % 256);
+  dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& where) {
+    const dg::Tensor f = dg::data::to_unit_float(bytes);
+    const float* p = f.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = static_cast<float>(b[i]) / 255.0f;
+      ASSERT_EQ(std::memcmp(&p[i], &want, sizeof(float)), 0)
+          << "byte " << int(b[i]) << " at " << i << ": " << p[i] << " against " << want << " (" << where << ")";
+    }
+  });
 }
 
 // Images kept as uint8: the file's bytes; batches of them through
