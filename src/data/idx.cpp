@@ -211,15 +211,6 @@ void check_images_magic(const IdxArray& a, const std::string& source_name) {
                   (a.magic == 0x00000801 ? "; this is a labels file" : ""));
 }
 
-// v / 255 (or v): one conversion for every loader and batch, so uint8 data
-// converted later gives the same floats as data loaded as float. Vector
-// division is IEEE division, the same bits as the scalar one, and 4× faster than
-// a lookup table (which does not vectorize).
-// On all threads for a batch: the rows were just copied by index_select on all
-// threads (the same halves), so each thread converts the part already in its
-// own cache. W4's 128×784 batch on 2 threads: 18 µs against 29 µs on one thread
-// reading the other's half, and 87 against 170 µs when the host places the two
-// vCPUs far apart (docs/performance.md).
 // out[i] = in[i] / 255 in float32, bit for bit the division (torchvision's
 // ToTensor), for the bytes of [b, e). A vector division limited the whole
 // conversion (16 floats per ~6 cycles: a batch of 64 images took 5.3 µs on one
@@ -243,6 +234,14 @@ void bytes_to_unit_float(const uint8_t* in, int64_t b, int64_t e, float* out) {
   });
 }
 
+// v / 255 (bytes_to_unit_float, above) or v: one conversion for every loader
+// and batch, so uint8 data converted later gives the same floats as data
+// loaded as float.
+// On all threads for a batch: the rows were just copied by index_select on all
+// threads (the same halves), so each thread converts the part already in its
+// own cache. W4's 128×784 batch on 2 threads: 18 µs against 29 µs on one thread
+// reading the other's half, and 87 against 170 µs when the host places the two
+// vCPUs far apart (docs/performance.md).
 void bytes_to_float(const uint8_t* in, int64_t n, bool scale, float* out) {
   kernels::parallel_range(n, [=](int64_t b, int64_t e) {
     if (scale) bytes_to_unit_float(in, b, e, out);

@@ -192,7 +192,9 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 // just read or wrote, in its own cache. oneDNN 2.6's own split of these
 // products ignores that and makes the step move them between the cores: W3's
 // SGD step took 33–47 µs inside the training loop against 7–10 µs on the same
-// (cached) buffers alone; split by rows, 10–13 µs in most runs. And oneDNN 2.6
+// (cached) buffers alone; split by rows, 10–13 µs in about half the runs (in
+// the others 30–35 µs, with the forward and backward faster by as much: the
+// first layer's working set per core is about the size of its L2). And oneDNN 2.6
 // shares A·Bᵀ badly between threads on its own (128×512·512ᵀ: 517 µs on 2
 // threads, 1.3× its one-thread time; split by rows 352 µs). Measured in
 // docs/performance.md, round 5.

@@ -91,14 +91,16 @@ TEST(Gemm, Float32LongKSplitAmongThreads) {
       }
 }
 
-// C = A·Bᵀ with at most 65536 outputs, below the N-split: on 2 threads always, on
-// one thread when N < 16 and N < M, computed as Cᵀ = B·Aᵀ into a buffer that is
-// transposed into C (tiles of 16×16: M and N not multiples of 16, partial
-// tiles, a single row or column; 300×120 is transposed by both threads).
+// C = A·Bᵀ with at most 65536 outputs and not split by rows of B: on 2 threads
+// always, on one thread when N < 16 and N < M, computed as Cᵀ = B·Aᵀ into a
+// buffer that is transposed into C (tiles of 16×16: M and N not multiples of
+// 16, partial tiles, a single row or column; 3000×20 is transposed by both
+// threads). On 2 threads 64×100 and 1×90 are split by rows of B instead, each
+// block computed as its transpose.
 TEST(Gemm, Float32TransposedBComputedAsItsTranspose) {
   for (int threads : {1, 2})
     for (Case c : {Case{false, true, 64, 100, 784}, Case{false, true, 128, 10, 512}, Case{false, true, 45, 13, 500},
-                   Case{false, true, 300, 120, 50}, Case{false, true, 700, 1, 400}, Case{false, true, 1, 90, 4000},
+                   Case{false, true, 3000, 20, 50}, Case{false, true, 700, 1, 400}, Case{false, true, 1, 90, 4000},
                    Case{false, true, 33, 17, 300}}) {
       check<float>(c, 1.0, 0.0, threads, 1e-6);
       check<float>(c, -0.5, 0.75, threads, 1e-6);
@@ -108,8 +110,8 @@ TEST(Gemm, Float32TransposedBComputedAsItsTranspose) {
 // A linear layer's products with its weight on several threads, split by rows
 // of the weight: C = A·Bᵀ by rows of B (columns of C, at least 16 per thread),
 // C = Aᵀ·B by rows of C, ⌈rows/threads⌉ each. Uneven last blocks (N = 100 on 3
-// threads, 33 rows on 5), threads left without rows (3 rows on 5 threads), a
-// block narrower than a vector, blocks of A·Bᵀ computed as their transpose (at
+// threads, 33 rows on 5), threads left without rows (3 rows on 5 threads),
+// blocks of A·Bᵀ computed as their transpose (at
 // most 64 rows of A) and as given (150, 130 rows), all with padded leading
 // dimensions; on one thread the same shapes take the unsplit paths.
 TEST(Gemm, Float32SplitByRowsOfTheWeight) {
