@@ -69,6 +69,8 @@
   X(Softplus, "softplus", 1, "Y = log(1 + exp(β·A)) / β", "dA = dY ⊙ σ(β·A)")                             \
   X(BatchNorm, "batch_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_c)·rstd_c over (N, spatial)",                  \
     "dA = B·rstd/M ⊙ (M·dY - Σ dY - Â ⊙ Σ(dY ⊙ Â)); dB = Σ dY ⊙ Â; dC = Σ dY")                            \
+  X(BatchNormRelu, "batch_norm_relu", 3, "Y = max(Â ⊙ B + C, 0), Â = (A - μ_c)·rstd_c over (N, spatial)",   \
+    "dA = B·rstd/M ⊙ (M·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ [Y > 0]; dB = Σ G ⊙ Â; dC = Σ G")                 \
   X(LayerNorm, "layer_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_row)·rstd_row over the last dims",             \
     "dA = rstd/K ⊙ (K·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ B; dB = Σ_rows dY ⊙ Â; dC = Σ_rows dY")            \
   X(GroupNorm, "group_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_ng)·rstd_ng over each group",                  \

@@ -72,6 +72,7 @@ class Explainer {
       case OpKind::Mm:
       case OpKind::Bmm: return "S";
       case OpKind::Relu:
+      case OpKind::BatchNormRelu:
       case OpKind::Tanh:
       case OpKind::Sigmoid: return "H";
       case OpKind::Softmax: return "P";

@@ -6,8 +6,10 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <typeinfo>
 
 #include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/normalization.hpp"
 #include "dimgrad/nn/pooling.hpp"
 
 namespace dg::nn {
@@ -349,15 +351,25 @@ void SequentialImpl::append(const std::string& name, std::shared_ptr<Module> m) 
 Tensor SequentialImpl::forward(const Tensor& x) {
   ForwardGuard guard(*this, x);
   Tensor h = x;
+  // Exactly these layer types (a subclass may override forward).
+  auto exactly = [&](size_t i, const std::type_info& t) { return i < layers_.size() && typeid(*layers_[i]) == t; };
   for (size_t i = 0; i < layers_.size(); ++i) {
+    Module& layer = *layers_[i];
     // ReLU → MaxPool2d: the ReLU runs after the pooling (MaxPool2dImpl::forward_after_relu).
-    if (auto* relu = i + 1 < layers_.size() ? dynamic_cast<ReLUImpl*>(layers_[i].get()) : nullptr)
-      if (auto* pool = dynamic_cast<MaxPool2dImpl*>(layers_[i + 1].get())) {
-        h = pool->forward_after_relu(*relu, h);
-        ++i;
-        continue;
-      }
-    h = layers_[i]->forward(h);
+    if (exactly(i, typeid(ReLUImpl)) && exactly(i + 1, typeid(MaxPool2dImpl))) {
+      h = static_cast<MaxPool2dImpl&>(*layers_[i + 1]).forward_after_relu(static_cast<ReLUImpl&>(layer), h);
+      ++i;
+      continue;
+    }
+    // BatchNorm → ReLU: one batch_norm_relu op (BatchNormImplBase::forward_then_relu).
+    if ((exactly(i, typeid(BatchNorm1dImpl)) || exactly(i, typeid(BatchNorm2dImpl)) ||
+         exactly(i, typeid(BatchNorm3dImpl))) &&
+        exactly(i + 1, typeid(ReLUImpl))) {
+      h = static_cast<BatchNormImplBase&>(layer).forward_then_relu(static_cast<ReLUImpl&>(*layers_[i + 1]), h);
+      ++i;
+      continue;
+    }
+    h = layer.forward(h);
   }
   return h;
 }

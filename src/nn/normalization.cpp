@@ -3,6 +3,7 @@
 
 #include <ostream>
 
+#include "dimgrad/nn/activation.hpp"
 #include "dimgrad/nn/init.hpp"
 
 namespace dg::nn {
@@ -77,9 +78,7 @@ void BatchNormImplBase::check_input(const Tensor& input, ForwardGuard& guard) co
                                 std::to_string(input.size(1)));
 }
 
-Tensor BatchNormImplBase::forward(const Tensor& input) {
-  ForwardGuard guard(*this, input);
-  check_input(input, guard);
+Tensor BatchNormImplBase::run(const Tensor& input, bool relu) {
   double factor = options.momentum().value_or(0.0);
   if (is_training() && options.track_running_stats() && num_batches_tracked.defined()) {
     NoGradGuard g;
@@ -87,8 +86,28 @@ Tensor BatchNormImplBase::forward(const Tensor& input) {
     // momentum nullopt: running stats are the cumulative average, factor 1/batches
     if (!options.momentum()) factor = 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
-  return guard.done(F::detail::batch_norm(input, running_mean, running_var, weight, bias,
-                                          is_training() || !options.track_running_stats(), factor, options.eps()));
+  const bool batch_stats = is_training() || !options.track_running_stats();
+  return relu ? F::detail::batch_norm_relu(input, running_mean, running_var, weight, bias, batch_stats, factor,
+                                           options.eps())
+              : F::detail::batch_norm(input, running_mean, running_var, weight, bias, batch_stats, factor, options.eps());
+}
+
+Tensor BatchNormImplBase::forward(const Tensor& input) {
+  ForwardGuard guard(*this, input);
+  check_input(input, guard);
+  return guard.done(run(input, false));
+}
+
+Tensor BatchNormImplBase::forward_then_relu(ReLUImpl& relu, const Tensor& input) {
+  Tensor y;
+  {
+    ForwardGuard guard(*this, input);
+    check_input(input, guard);
+    y = run(input, true);
+    guard.done(y);  // the trail shows this layer's output shape: the ReLU's
+  }
+  ForwardGuard relu_guard(relu, y);
+  return relu_guard.done(y);
 }
 
 // ---------------------------------------------------------------- LayerNorm

@@ -28,6 +28,10 @@ const bool registered = [] {
     return F::batch_norm(input({6, 4}, "X"), Tensor(), Tensor(),
                          F::BatchNormFuncOptions().weight(input({4}, "gamma")).bias(input({4}, "beta")).training(true));
   });
+  register_op_example("batch_norm_relu", [] {
+    return F::detail::batch_norm_relu(input({6, 4}, "X"), Tensor(), Tensor(), input({4}, "gamma"), input({4}, "beta"),
+                                      true, 0.0, 1e-5);
+  });
   register_op_example("layer_norm", [] {
     return F::layer_norm(input({3, 5}, "X"), F::LayerNormFuncOptions({5}).weight(input({5}, "gamma")).bias(input({5}, "beta")));
   });

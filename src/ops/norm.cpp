@@ -21,30 +21,11 @@ namespace dg {
 namespace ops {
 namespace {
 
-bool parallel_for(int64_t work) { return work >= kernels::kParallelGrain && omp_get_max_threads() > 1; }
-
-// Per-channel sums over x [N, C, S] (both into a1[c], a2[c]). For S > 1 each
-// (n, c) pair is a contiguous run of S values: run(c, offset, s1, s2) adds the
-// run's sums (row kernels). For S = 1 ([N, C]) rows are walked in order and
-// elem(c, i, s1, s2) adds one element; each thread owns a block of columns, so
-// the inner loop over c vectorizes.
-template <class T, class Run, class Elem>
-void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, const Run& run, const Elem& elem) {
-  const bool par = parallel_for(N * C * S);
-  if (S == 1) {
-#pragma omp parallel if (par)
-    {
-      const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-      const int64_t chunk = (C + nt - 1) / nt;
-      const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
-      simd_if_float<T>([&] {
-        for (int64_t c = c0; c < c1; ++c) a1[c] = a2[c] = 0;
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t c = c0; c < c1; ++c) elem(c, n * C + c, a1[c], a2[c]);
-      });
-    }
-    return;
-  }
+// Per-channel sums over x [N, C, S] with S > 1 (both into a1[c], a2[c]): each
+// (n, c) pair is a contiguous run of S values; run(c, offset, s1, s2) adds the
+// run's sums (row kernels). ([N, C] inputs take the column kernels below.)
+template <class T, class Run>
+void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, const Run& run) {
   parallel_chunks(C, N * C * S, [&](int64_t c0, int64_t c1) {
     simd_if_float<T>([&] {
       for (int64_t c = c0; c < c1; ++c) {
@@ -57,28 +38,14 @@ void channel_reduce(int64_t N, int64_t C, int64_t S, double* a1, double* a2, con
   });
 }
 
-// out = A_c·u + B_c·(v − M_c) + D_c for every element of channel c of [N, C, S]
-// (v may be null: the B term is dropped).
+// relu(v) as dg::relu: !(v <= 0) keeps NaN.
+template <class T> inline T relu_if(bool relu, T v) { return relu && v <= T(0) ? T(0) : v; }
+
+// out = relu?(A_c·u + B_c·(v − M_c) + D_c) for every element of channel c of
+// [N, C, S] with S > 1 (v may be null: the B term is dropped).
 template <class T>
 void channel_affine(int64_t N, int64_t C, int64_t S, T* __restrict out, const T* __restrict u, const T* A,
-                    const T* __restrict v, const T* B, const T* M, const T* D) {
-  if (S == 1) {
-    parallel_chunks(N, N * C, [&](int64_t n0, int64_t n1) {
-      simd_if_float<T>([&] {
-        for (int64_t n = n0; n < n1; ++n) {
-          T* o = out + n * C;
-          const T* ur = u + n * C;
-          if (v) {
-            const T* vr = v + n * C;
-            for (int64_t c = 0; c < C; ++c) o[c] = A[c] * ur[c] + B[c] * (vr[c] - M[c]) + D[c];
-          } else {
-            for (int64_t c = 0; c < C; ++c) o[c] = A[c] * ur[c] + D[c];
-          }
-        }
-      });
-    });
-    return;
-  }
+                    const T* __restrict v, const T* B, const T* M, const T* D, bool relu) {
   parallel_chunks(N * C, N * C * S, [&](int64_t i0, int64_t i1) {
     simd_if_float<T>([&] {
       for (int64_t nc = i0; nc < i1; ++nc) {
@@ -89,13 +56,49 @@ void channel_affine(int64_t N, int64_t C, int64_t S, T* __restrict out, const T*
         if (v) {
           const T b = B[c], m = M[c];
           const T* vr = v + nc * S;
-          for (int64_t s = 0; s < S; ++s) o[s] = a * ur[s] + b * (vr[s] - m) + d;
+          for (int64_t s = 0; s < S; ++s) o[s] = relu_if(relu, a * ur[s] + b * (vr[s] - m) + d);
         } else {
-          for (int64_t s = 0; s < S; ++s) o[s] = a * ur[s] + d;
+          for (int64_t s = 0; s < S; ++s) o[s] = relu_if(relu, a * ur[s] + d);
         }
       }
     });
   });
+}
+
+// ---- [N, C] (S = 1): one parallel region per pass of the op, split by channel.
+// Each thread owns a block of whole 16-column groups (a float cache line per
+// row), computes that block's statistics and writes that block's output, so
+// the forward and the backward need no barrier and no two threads write one
+// cache line.
+template <class F> void column_blocks(int64_t N, int64_t C, const F& f) {
+  constexpr int64_t G = 16;
+  parallel_chunks((C + G - 1) / G, N * C, [&](int64_t g0, int64_t g1) { f(g0 * G, std::min(C, g1 * G)); });
+}
+
+// Per column c in [c0, c1) of an [N, C] matrix: s1[c] = Σ_n, s2[c] = Σ_n of the
+// two terms term(n, c, t1, t2) adds, in double, in row order (each column's
+// additions are those of a plain loop over n, so every ISA and every split
+// gives the same bits). 32 columns at a time keep their 64 partial sums in
+// registers across the rows instead of reloading them per row.
+template <class Term>
+inline void column_sums(int64_t N, int64_t c0, int64_t c1, double* s1, double* s2, const Term& term) {
+  constexpr int64_t W = 32;
+  int64_t c = c0;
+  for (; c + W <= c1; c += W) {
+    double a[W] = {}, b[W] = {};
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < W; ++j) term(n, c + j, a[j], b[j]);
+    for (int64_t j = 0; j < W; ++j) {
+      s1[c + j] = a[j];
+      s2[c + j] = b[j];
+    }
+  }
+  for (; c < c1; ++c) {
+    double a = 0, b = 0;
+    for (int64_t n = 0; n < N; ++n) term(n, c, a, b);
+    s1[c] = a;
+    s2[c] = b;
+  }
 }
 
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
@@ -105,18 +108,26 @@ void release(std::initializer_list<Tensor*> ts) {
 }
 
 // ================================================================ batch norm
+// batch_norm_relu (Sequential's BatchNorm → ReLU) is the same node with the
+// ReLU's mask applied to dY first: G = dY ⊙ [Y > 0], then batch norm's backward
+// of G. Y is the fused op's output, saved for that mask.
 struct BatchNormBackward : Node {
-  BatchNormBackward() : Node(OpKind::BatchNorm) {}
-  Tensor x, weight;             // x contiguous [N, C, S]; weight [C] or undefined (γ = 1)
+  explicit BatchNormBackward(bool relu_) : Node(relu_ ? OpKind::BatchNormRelu : OpKind::BatchNorm), relu(relu_) {}
+  Tensor x, weight, y;             // x contiguous [N, C, S]; weight [C] or undefined (γ = 1); y: relu only
   std::vector<double> mean, rstd;  // [C]: the batch's (training) or the running statistics (eval)
   int64_t N = 0, C = 0, S = 0;
   bool training = true;
+  const bool relu;
   void release_saved() override {
     Node::release_saved();
-    release({&x, &weight});
+    release({&x, &weight, &y});
   }
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);
+    // [N, C, S] inputs: the ReLU's mask as its own pass, G[N, C, S] = dY ⊙ [Y > 0]
+    // ([N, C] inputs apply it inside the column kernels).
+    if (relu && S != 1)
+      dy = zip_floating(dy, y, "batch_norm_relu backward", [](auto d, auto v) { return v > 0 ? d : decltype(d)(0); });
     Tensor dx, dw, db;
     const double M_count = static_cast<double>(N * S);
     const bool need_sums = training || needs_grad(1) || needs_grad(2);
@@ -125,34 +136,21 @@ struct BatchNormBackward : Node {
       const T* px = x.data_ptr<T>();
       const T* pdy = dy.data_ptr<T>();
       const T* pw = data_or_null<T>(weight);
+      const T* py = relu && S == 1 ? y.data_ptr<T>() : nullptr;
+      const double* mu = mean.data();
+      T* pdx = needs_grad(0) ? (dx = make_tensor(x.sizes(), dy.dtype())).template data_ptr<T>() : nullptr;
       // Per channel, over its M values (both [C]):
       //   sum_dy[c]  = Σ dy                     — β was broadcast over (N, S): dβ = this sum
       //   sum_dyx[c] = Σ dy·(x − μ)             — so Σ dy·x̂ = rstd·sum_dyx, and dγ = Σ dy·x̂
       std::vector<double> sum_dy(C, 0.0), sum_dyx(C, 0.0);
-      if (need_sums) {
-        const double* mu = mean.data();
-        channel_reduce<T>(
-            N, C, S, sum_dy.data(), sum_dyx.data(),
-            [&](int64_t c, int64_t off, double& s1, double& s2) {
-              double a, b;
-              row_sum2<T>(pdy + off, nullptr, px + off, S, static_cast<T>(mu[c]), a, b);
-              s1 += a;
-              s2 += b;
-            },
-            [&](int64_t c, int64_t i, double& s1, double& s2) {
-              const double d = pdy[i];
-              s1 += d;
-              s2 += d * (static_cast<double>(px[i]) - mu[c]);
-            });
-      }
-      if (needs_grad(0)) {
-        // dx[N,C,S] = γ·rstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)     (training: μ and σ² depend on x)
-        //           = k1·(dy − k2 − (x − μ)·k3) with per-channel k1 = γ·rstd, k2 = Σdy/M,
-        //             k3 = rstd²·sum_dyx/M   (x̂·Σ(dy·x̂) = (x − μ)·rstd · rstd·sum_dyx)
-        // eval: dx = γ·rstd·dy                                (μ, σ² are constants)
-        // as out = A·dy + B·(x − μ) + D with A = k1, B = −k1·k3, D = −k1·k2
-        std::vector<T> A(C), B(C), M(C), D(C);
-        for (int64_t c = 0; c < C; ++c) {
+      // dx[N,C,S] = γ·rstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)     (training: μ and σ² depend on x)
+      //           = k1·(dy − k2 − (x − μ)·k3) with per-channel k1 = γ·rstd, k2 = Σdy/M,
+      //             k3 = rstd²·sum_dyx/M   (x̂·Σ(dy·x̂) = (x − μ)·rstd · rstd·sum_dyx)
+      // eval: dx = γ·rstd·dy                                (μ, σ² are constants)
+      // as out = A·dy + B·(x − μ) + D with A = k1, B = −k1·k3, D = −k1·k2
+      std::vector<T> A(C), B(C), M(C), D(C);
+      auto coefficients = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
           const double k1 = (pw ? static_cast<double>(pw[c]) : 1.0) * rstd[c];
           const double k2 = training ? sum_dy[c] / M_count : 0.0;
           const double k3 = training ? rstd[c] * rstd[c] * sum_dyx[c] / M_count : 0.0;
@@ -161,9 +159,56 @@ struct BatchNormBackward : Node {
           M[c] = static_cast<T>(mean[c]);
           D[c] = static_cast<T>(-k1 * k2);
         }
-        dx = make_tensor(x.sizes(), dy.dtype());
-        channel_affine<T>(N, C, S, dx.data_ptr<T>(), pdy, A.data(), training ? px : nullptr, B.data(), M.data(),
-                          D.data());
+      };
+      if (S == 1) {
+        // [N, C]: each thread its channels, sums then dx, in one region.
+        // After a fused ReLU, G = dy ⊙ [y > 0] is written first (into dx, which the
+        // last pass then overwrites element by element, or into a scratch buffer).
+        std::vector<T> scratch(py && !pdx ? N * C : 0);
+        T* pg_out = pdx ? pdx : scratch.data();
+        const T* pg = py ? pg_out : pdy;
+        column_blocks(N, C, [&](int64_t c0, int64_t c1) {
+          simd_if_float<T>([&] {
+            if (py) {
+              // (local restrict copies: a store through a captured pointer could
+              // otherwise change the captured pointers, and nothing would vectorize)
+              T* __restrict out = pg_out;
+              const T* __restrict yv = py;
+              const T* __restrict dyv = pdy;
+              for (int64_t n = 0; n < N; ++n)
+                for (int64_t c = c0; c < c1; ++c) out[n * C + c] = yv[n * C + c] > T(0) ? dyv[n * C + c] : T(0);
+            }
+            if (need_sums)
+              column_sums(N, c0, c1, sum_dy.data(), sum_dyx.data(), [&](int64_t n, int64_t c, double& s1, double& s2) {
+                const double d = pg[n * C + c];
+                s1 += d;
+                s2 += d * (static_cast<double>(px[n * C + c]) - mu[c]);
+              });
+            if (!pdx) return;
+            coefficients(c0, c1);
+            T* out = pdx;  // may be pg itself: each element is read, then written
+            const T* g = pg;
+            const T* __restrict xv = px;
+            const T *__restrict a = A.data(), *__restrict b = B.data(), *__restrict m = M.data(), *__restrict d = D.data();
+            for (int64_t n = 0; n < N; ++n)
+              if (training)
+                for (int64_t c = c0; c < c1; ++c) out[n * C + c] = a[c] * g[n * C + c] + b[c] * (xv[n * C + c] - m[c]) + d[c];
+              else
+                for (int64_t c = c0; c < c1; ++c) out[n * C + c] = a[c] * g[n * C + c] + d[c];
+          });
+        });
+      } else {
+        if (need_sums)
+          channel_reduce<T>(N, C, S, sum_dy.data(), sum_dyx.data(), [&](int64_t c, int64_t off, double& s1, double& s2) {
+            double a, b;
+            row_sum2<T>(pdy + off, nullptr, px + off, S, static_cast<T>(mu[c]), a, b);
+            s1 += a;
+            s2 += b;
+          });
+        if (pdx) {
+          coefficients(0, C);
+          channel_affine<T>(N, C, S, pdx, pdy, A.data(), training ? px : nullptr, B.data(), M.data(), D.data(), false);
+        }
       }
       if (needs_grad(1)) {
         // dγ[C] = Σ_(N,S) dy·x̂ = rstd·sum_dyx   (γ was broadcast over N and S)
@@ -405,8 +450,12 @@ namespace nn::functional {
 
 using namespace ops;
 
-Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
-                          const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+namespace {
+
+// batch_norm, and batch_norm_relu when `relu` (Y = max(batch_norm(X), 0) in one
+// pass, one node).
+Tensor batch_norm_impl(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps, bool relu) {
   check_floating_input(input, "batch_norm");
   if (input.dim() < 2)
     throw ShapeError("batch_norm: expected an input [N, C, *] with at least 2 dims, got " + shape_str(input.sizes()));
@@ -429,41 +478,11 @@ Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const
   dispatch_floating(dt, "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* px = x.data_ptr<T>();
-    std::vector<double> var(C);
-    if (training) {
-      // μ[C] = Σ_(N,S) x / M;  σ²[C] = Σ_(N,S) (x − μ)² / M   (biased: what the normalisation uses)
-      std::vector<double> sum(C), unused(C);
-      channel_reduce<T>(
-          N, C, S, sum.data(), unused.data(),
-          [&](int64_t, int64_t off, double& s1, double&) { s1 += row_sum<T>(px + off, S); },
-          [&](int64_t, int64_t i, double& s1, double&) { s1 += static_cast<double>(px[i]); });
-      for (int64_t c = 0; c < C; ++c) mean[c] = sum[c] / M;
-      channel_reduce<T>(
-          N, C, S, var.data(), unused.data(),
-          [&](int64_t c, int64_t off, double& s1, double&) {
-            s1 += row_sum_sq_dev<T>(px + off, S, static_cast<T>(mean[c]));
-          },
-          [&](int64_t c, int64_t i, double& s1, double&) {
-            const double d = static_cast<double>(px[i]) - mean[c];
-            s1 += d * d;
-          });
-      for (int64_t c = 0; c < C; ++c) var[c] /= M;
-      if (running_mean.defined() && running_var.defined()) {
-        // r ← (1 − m)·r + m·stat, with the unbiased variance σ²·M/(M − 1), as PyTorch.
-        NoGradGuard ng;
-        Tensor rm = kernels::as_contiguous(running_mean), rv = kernels::as_contiguous(running_var);
-        T* prm = rm.data_ptr<T>();
-        T* prv = rv.data_ptr<T>();
-        for (int64_t c = 0; c < C; ++c) {
-          prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * mean[c]);
-          prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * var[c] * M / (M - 1));
-        }
-        if (!rm.is_same(running_mean)) Tensor(running_mean).copy_(rm);
-        else running_mean.impl()->storage->bump_version();
-        if (!rv.is_same(running_var)) Tensor(running_var).copy_(rv);
-        else running_var.impl()->storage->bump_version();
-      }
-    } else {
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    T* py = y.data_ptr<T>();
+    std::vector<double> var(C), unused(C);
+    if (!training) {
       Tensor rm = kernels::as_contiguous(running_mean), rv = kernels::as_contiguous(running_var);
       for (int64_t c = 0; c < C; ++c) {
         mean[c] = static_cast<double>(rm.data_ptr<T>()[c]);
@@ -472,28 +491,91 @@ Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const
     }
     // y = x̂·γ + β = x·scale + shift, scale[C] = γ·rstd, shift[C] = β − μ·scale
     std::vector<T> scale(C), shift(C);
-    const T* pw = data_or_null<T>(weight);
-    const T* pb = data_or_null<T>(bias);
-    for (int64_t c = 0; c < C; ++c) {
-      rstd[c] = 1.0 / std::sqrt(var[c] + eps);
-      const double sc = (pw ? static_cast<double>(pw[c]) : 1.0) * rstd[c];
-      scale[c] = static_cast<T>(sc);
-      shift[c] = static_cast<T>((pb ? static_cast<double>(pb[c]) : 0.0) - mean[c] * sc);
+    auto coefficients = [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        rstd[c] = 1.0 / std::sqrt(var[c] + eps);
+        const double sc = (pw ? static_cast<double>(pw[c]) : 1.0) * rstd[c];
+        scale[c] = static_cast<T>(sc);
+        shift[c] = static_cast<T>((pb ? static_cast<double>(pb[c]) : 0.0) - mean[c] * sc);
+      }
+    };
+    // μ[C] = Σ_(N,S) x / M;  σ²[C] = Σ_(N,S) (x − μ)² / M   (biased: what the normalisation uses)
+    if (S == 1) {
+      // [N, C]: each thread its channels — statistics, coefficients, output — in one region.
+      column_blocks(N, C, [&](int64_t c0, int64_t c1) {
+        simd_if_float<T>([&] {
+          if (training) {
+            column_sums(N, c0, c1, mean.data(), unused.data(), [&](int64_t n, int64_t c, double& s1, double&) {
+              s1 += static_cast<double>(px[n * C + c]);
+            });
+            for (int64_t c = c0; c < c1; ++c) mean[c] /= M;
+            column_sums(N, c0, c1, var.data(), unused.data(), [&](int64_t n, int64_t c, double& s1, double&) {
+              const double d = static_cast<double>(px[n * C + c]) - mean[c];
+              s1 += d * d;
+            });
+            for (int64_t c = c0; c < c1; ++c) var[c] /= M;
+          }
+          coefficients(c0, c1);
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = c0; c < c1; ++c) py[n * C + c] = relu_if(relu, scale[c] * px[n * C + c] + shift[c]);
+        });
+      });
+    } else {
+      if (training) {
+        channel_reduce<T>(N, C, S, mean.data(), unused.data(),
+                          [&](int64_t, int64_t off, double& s1, double&) { s1 += row_sum<T>(px + off, S); });
+        for (int64_t c = 0; c < C; ++c) mean[c] /= M;
+        channel_reduce<T>(N, C, S, var.data(), unused.data(), [&](int64_t c, int64_t off, double& s1, double&) {
+          s1 += row_sum_sq_dev<T>(px + off, S, static_cast<T>(mean[c]));
+        });
+        for (int64_t c = 0; c < C; ++c) var[c] /= M;
+      }
+      coefficients(0, C);
+      channel_affine<T>(N, C, S, py, px, scale.data(), nullptr, nullptr, nullptr, shift.data(), relu);
     }
-    T* py = y.data_ptr<T>();
-    channel_affine<T>(N, C, S, py, px, scale.data(), nullptr, nullptr, nullptr, shift.data());
+    if (training && running_mean.defined() && running_var.defined()) {
+      // r ← (1 − m)·r + m·stat, with the unbiased variance σ²·M/(M − 1), as PyTorch.
+      NoGradGuard ng;
+      Tensor rm = kernels::as_contiguous(running_mean), rv = kernels::as_contiguous(running_var);
+      T* prm = rm.data_ptr<T>();
+      T* prv = rv.data_ptr<T>();
+      for (int64_t c = 0; c < C; ++c) {
+        prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * mean[c]);
+        prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * var[c] * M / (M - 1));
+      }
+      if (!rm.is_same(running_mean)) Tensor(running_mean).copy_(rm);
+      else running_mean.impl()->storage->bump_version();
+      if (!rv.is_same(running_var)) Tensor(running_var).copy_(rv);
+      else running_var.impl()->storage->bump_version();
+    }
   });
-  record<BatchNormBackward>(y, {&input, &weight, &bias}, {}, [&](BatchNormBackward& n) {
+  record<BatchNormBackward>(
+      y, {&input, &weight, &bias}, {},
+      [&](BatchNormBackward& n) {
     n.x = n.save(x);
     if (weight.defined()) n.weight = n.save(weight);
+    if (relu) n.y = n.save(y);
     n.mean = std::move(mean);
     n.rstd = std::move(rstd);
     n.N = N;
     n.C = C;
     n.S = S;
     n.training = training;
-  });
+      },
+      relu);
   return y;
+}
+
+}  // namespace
+
+Tensor detail::batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                          const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, false);
+}
+
+Tensor detail::batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                               const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, true);
 }
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,

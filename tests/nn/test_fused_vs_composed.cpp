@@ -102,6 +102,19 @@ TEST(FusedVsComposed, BatchNormEval) {
       {det({4, 3, 5}, 25), det({3}, 26), det({3}, 27)});
 }
 
+// batch_norm_relu against relu(the composed layer).
+Tensor bn_relu_fused(const TensorList& x) {
+  return F::detail::batch_norm_relu(x[0], Tensor(), Tensor(), x[1], x[2], true, 0.0, 1e-5);
+}
+TEST(FusedVsComposed, BatchNormRelu1dTrainLargeParallel) {
+  expect_same(bn_relu_fused, [](const TensorList& x) { return dg::relu(bn_composed(x)); },
+              {det({256, 160}, 28), det({160}, 29), det({160}, 30)});
+}
+TEST(FusedVsComposed, BatchNormRelu2dTrain) {
+  expect_same(bn_relu_fused, [](const TensorList& x) { return dg::relu(bn_composed(x)); },
+              {det({3, 4, 5, 2}, 31, -3, 5), det({4}, 32), det({4}, 33)});
+}
+
 // ---------------------------------------------------------------- layer norm
 Tensor ln_composed(const TensorList& x, std::vector<int64_t> dims) {
   Tensor mu = x[0].mean(dims, true);

@@ -63,6 +63,16 @@ DG_GRADCHECK_CASE(batch_norm_permuted_input, "batch_norm", IN(leaf({3, 4, 2}, 54
                   FN(F::batch_norm(x[0].permute({0, 2, 1}), Tensor(), Tensor(),
                                    F::BatchNormFuncOptions().weight(x[1]).bias(x[2]).training(true))));
 
+// batch_norm_relu: batch norm with the ReLU's mask on dY (Sequential's BatchNorm → ReLU).
+// (Fixed seeds: a normalised value within the finite-difference step of the kink at 0 would fail the case.)
+DG_GRADCHECK_CASE(batch_norm_relu_1d_train, "batch_norm_relu", IN(leaf({6, 3}, 547), leaf({3}, 548), leaf({3}, 549)),
+                  FN(F::detail::batch_norm_relu(x[0], Tensor(), Tensor(), x[1], x[2], true, 0.0, 1e-5)));
+DG_GRADCHECK_CASE(batch_norm_relu_2d_train_no_affine, "batch_norm_relu", IN(leaf({2, 3, 2, 3}, 570)),
+                  FN(F::detail::batch_norm_relu(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.0, 1e-5)));
+DG_GRADCHECK_CASE(batch_norm_relu_eval, "batch_norm_relu", IN(leaf({4, 2, 3}, 571), leaf({2}, 572), leaf({2}, 573)),
+                  FN(F::detail::batch_norm_relu(x[0], values({2}, 574), values({2}, 575, 0.5, 2.0), x[1], x[2], false,
+                                                0.0, 1e-5)));
+
 // --------------------------------------------------------------- layer norm
 DG_GRADCHECK_CASE(layer_norm_2dims, "layer_norm", IN(leaf({2, 3, 4}, 550), leaf({3, 4}, 551), leaf({3, 4}, 552)),
                   FN(F::layer_norm(x[0], F::LayerNormFuncOptions({3, 4}).weight(x[1]).bias(x[2]))));

@@ -4,7 +4,9 @@
 // gradients, train and eval where they differ), state-dict round trips, and a
 // small model that learns.
 #include <cmath>
+#include <cstring>
 
+#include "each_isa.hpp"
 #include "nn1_test_util.hpp"
 
 using namespace dg::nn;
@@ -225,6 +227,98 @@ TEST(BatchNormModule, NoAffineNoRunningStats) {
   bn->eval();  // without running statistics, eval normalises with the batch's
   Tensor x = det({6, 4}, 9);
   EXPECT_TRUE(close(bn->forward(x), (x - x.mean({0}, true)) / (x.var({0}, false, true) + 1e-5).sqrt()));
+}
+
+// Sequential runs BatchNorm → ReLU as one batch_norm_relu op. Against the two
+// layers run one by one: the same output, input and parameter gradients and
+// running statistics, bit for bit, for [N, C] (the column kernels) and
+// [N, C, H, W], on 1 and 2 threads and every ISA; training and eval; a constant channel
+// with β = 0 puts exact zeros (the kink) into the ReLU. And the same bits on
+// every ISA and thread count.
+void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_TRUE(a.defined() && b.defined()) << what;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  ASSERT_EQ(std::memcmp(a.data_ptr<float>(), b.data_ptr<float>(), sizeof(float) * static_cast<size_t>(a.numel())), 0)
+      << what << " differs";
+}
+
+TEST(BatchNormModule, ThenReluInSequentialSameAsOneByOne) {
+  struct Case {
+    std::vector<int64_t> shape;
+    bool train;
+  };
+  // [128, 272]: past the parallel threshold, 17 column groups (uneven halves, a
+  // 16-column tail after the 32-column register blocks); [8, 16, 16, 20] likewise.
+  for (const Case& k : {Case{{128, 272}, true}, Case{{128, 272}, false}, Case{{5, 3}, true},
+                        Case{{4, 3, 5, 6}, true}, Case{{4, 3, 5, 6}, false}, Case{{8, 16, 16, 20}, true}}) {
+    const int64_t C = k.shape[1];
+    Tensor first_y, first_dx;  // the first run's (portable loops, one thread): every run gives these bits
+    dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& where) {
+      SCOPED_TRACE(where + (k.train ? ", train " : ", eval ") + dg::shape_str(k.shape));
+      std::shared_ptr<BatchNormImplBase> fused_bn, bn;
+      if (k.shape.size() == 2) fused_bn = BatchNorm1d(C).ptr(), bn = BatchNorm1d(C).ptr();
+      else fused_bn = BatchNorm2d(C).ptr(), bn = BatchNorm2d(C).ptr();
+      Sequential fused;
+      fused->push_back("bn", fused_bn);
+      fused->push_back("act", ReLU());
+      ReLU relu;
+      Tensor gamma = det({C}, 31, 0.5, 2), beta = det({C}, 32, -1, 1).to(dg::kFloat32);
+      {
+        dg::NoGradGuard g;
+        beta.data_ptr<float>()[1] = 0;  // channel 1 is constant: x̂ = 0, y = β = 0 exactly
+        for (auto* m : {fused_bn.get(), bn.get()}) {
+          m->weight.copy_(gamma);
+          m->bias.copy_(beta);
+          m->running_mean.copy_(det({C}, 33));
+          m->running_var.copy_(det({C}, 34, 0.5, 2));
+        }
+      }
+      if (!k.train) fused->eval(), bn->eval(), relu->eval();
+      Tensor x = det(k.shape, 35, -3, 3).to(dg::kFloat32);
+      x.select(1, 1).fill_(0.25);
+      Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+      Tensor y1 = fused->forward(x1), y2 = relu->forward(bn->forward(x2));
+      EXPECT_EQ(y1.grad_fn()->op(), dg::OpKind::BatchNormRelu);
+      EXPECT_EQ(y1.grad_fn()->module_path, "bn");
+      expect_same_bits(y1, y2, "y");
+      Tensor dy = det(y1.sizes(), 36, -1, 1).to(dg::kFloat32);
+      y1.backward(dy);
+      y2.backward(dy);
+      expect_same_bits(x1.grad(), x2.grad(), "dx");
+      expect_same_bits(fused_bn->weight.grad(), bn->weight.grad(), "dgamma");
+      expect_same_bits(fused_bn->bias.grad(), bn->bias.grad(), "dbeta");
+      expect_same_bits(fused_bn->running_mean, bn->running_mean, "running_mean");
+      expect_same_bits(fused_bn->running_var, bn->running_var, "running_var");
+      if (!first_y.defined()) first_y = y1.detach(), first_dx = x1.grad();
+      expect_same_bits(y1, first_y, "y against the first run");
+      expect_same_bits(x1.grad(), first_dx, "dx against the first run");
+    });
+  }
+}
+
+// Only the exact layer types fuse: a ReLU subclass with its own forward runs it.
+TEST(BatchNormModule, ThenReluSubclassIsNotFused) {
+  struct DoubledRelu : ReLUImpl {
+    Tensor forward(const Tensor& x) override { return ReLUImpl::forward(x) * 2.0; }
+  };
+  BatchNorm1d bn(4);
+  Sequential net(bn, std::make_shared<DoubledRelu>());
+  Tensor x = det({6, 4}, 37).to(dg::kFloat32);
+  Tensor y = net->forward(x);
+  EXPECT_TRUE(close(y, dg::relu(bn->forward(x)) * 2.0));
+}
+
+// A shape error in the fused pair names the BatchNorm layer and shows the trail.
+TEST(BatchNormModule, ThenReluErrorsNameTheLayer) {
+  Sequential net(Linear(4, 5), BatchNorm1d(6), ReLU());
+  try {
+    net->forward(dg::randn({3, 4}));
+    FAIL() << "no error";
+  } catch (const dg::ShapeError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("1 (BatchNorm1d 6)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("0 [3, 5]"), std::string::npos) << msg;
+  }
 }
 
 // ------------------------------------------------------ LayerNorm, GroupNorm

@@ -81,8 +81,14 @@ namespace detail {
 // LibTorch's form: momentum already resolved to the averaging factor.
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps);
+// max(batch_norm(...), 0) as one op (one pass, one node "batch_norm_relu"): what
+// Sequential runs for a BatchNorm layer followed by a ReLU.
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps);
 }  // namespace detail
 }  // namespace functional
+
+class ReLUImpl;  // dimgrad/nn/activation.hpp
 
 // Shared by BatchNorm1d/2d/3d; D is the number of spatial dims the layer expects.
 class BatchNormImplBase : public Module {
@@ -94,6 +100,10 @@ class BatchNormImplBase : public Module {
   // "BatchNorm2d 32"
   void pretty_print(std::ostream& os) const override;
   Tensor forward(const Tensor& input) override;
+  // forward(input) then relu's forward, as one op (batch_norm_relu): what
+  // Sequential runs for this layer followed by a ReLU. Same values and gradients;
+  // the graph has one node for the two layers, named by this layer's path.
+  Tensor forward_then_relu(ReLUImpl& relu, const Tensor& input);
 
   BatchNormOptions options;
   Tensor weight;               // [C] γ (when affine)
@@ -105,6 +115,8 @@ class BatchNormImplBase : public Module {
  protected:
   // Throws the layer's shape error when the input's rank or channel count is wrong.
   void check_input(const Tensor& input, ForwardGuard& guard) const;
+  // The functional call of forward(), with a fused ReLU when `relu`.
+  Tensor run(const Tensor& input, bool relu);
   int spatial_dims_;
 };
 
