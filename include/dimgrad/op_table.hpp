@@ -63,6 +63,8 @@
   X(LogSoftmax, "log_softmax", 1, "Y = A - log Σ exp(A)", "dA = dY - softmax(A) ⊙ Σ dY")                 \
   /* nn fused ops (ops/linear, activation, norm, embedding, loss, loss_binary.cpp); Â: normalized input */ \
   X(Linear, "linear", 3, "Y = A · Bᵀ + C", "dA = dY · B; dB = dYᵀ · A; dC = Σ_N dY")                      \
+  X(LinearRelu, "linear_relu", 3, "Y = max(A · Bᵀ + C, 0)",                                            \
+    "dA = G · B, G = dY ⊙ [Y > 0]; dB = Gᵀ · A; dC = Σ_N G")                                              \
   X(LeakyRelu, "leaky_relu", 1, "Y = A > 0 ? A : s·A", "dA = dY ⊙ (A > 0 ? 1 : s)")                     \
   X(Elu, "elu", 1, "Y = A > 0 ? A : α·(exp(A) - 1)", "dA = dY ⊙ (A > 0 ? 1 : Y + α)")                     \
   X(Gelu, "gelu", 1, "Y = A·Φ(A)", "dA = dY ⊙ (Φ(A) + A·φ(A))")                                         \

@@ -73,6 +73,7 @@ class Explainer {
       case OpKind::Bmm: return "S";
       case OpKind::Relu:
       case OpKind::BatchNormRelu:
+      case OpKind::LinearRelu:
       case OpKind::Tanh:
       case OpKind::Sigmoid: return "H";
       case OpKind::Softmax: return "P";

@@ -181,6 +181,16 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   }
 }
 
+// C[M×N] ← max(C, 0), row by row (!(c <= 0) keeps NaN, as dg::relu).
+template <class T> void relu_block(T* C, int64_t ldc, int64_t M, int64_t N) {
+  simd_run([=] {
+    for (int64_t i = 0; i < M; ++i) {
+      T* __restrict c = C + i * ldc;
+      for (int64_t j = 0; j < N; ++j) c[j] = c[j] <= T(0) ? T(0) : c[j];
+    }
+  });
+}
+
 // A linear layer's two products with its weight W [out×in] — the forward
 // Y = X·Wᵀ (C = A·Bᵀ, B = W) and the weight gradient dW = dYᵀ·X (C = Aᵀ·B,
 // C = dW) — are shared between threads by rows of W: thread t multiplies its
@@ -210,27 +220,29 @@ bool split_by_weight_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
 }
 
 void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after) {
   on_every_thread("a product split by rows of the weight", [&](int t, int n) {
     if (ta) {
       // dW = Aᵀ·B: rows i0..i1 of C are columns i0..i1 of A (A is stored transposed).
       const int64_t step = (M + n - 1) / n;
       const int64_t i0 = std::min(M, t * step), i1 = std::min(M, i0 + step);
-      if (i1 > i0) sgemm(true, false, i1 - i0, N, K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc);
+      if (i1 <= i0) return;
+      sgemm(true, false, i1 - i0, N, K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc);
+      if (relu_after) relu_block(C + i0 * ldc, ldc, i1 - i0, N);
       return;
     }
     // Y = A·Bᵀ: columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
     const int64_t step = (N + n - 1) / n;
     const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step);
-    if (j1 > j0) sgemm_block_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
+    if (j1 <= j0) return;
+    sgemm_block_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
+    if (relu_after) relu_block(C + j0, ldc, M, j1 - j0);
   });
 }
 
-}  // namespace
-
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
+// The product itself, every path but the split by rows of the weight.
+void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
@@ -238,8 +250,6 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   }
   if (split_along_k(M, N, K)) {
     sgemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (split_by_weight_rows(ta, tb, M, N, K)) {
-    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if (M * N * K <= kTinyGemmMacs) {
     // Tiny products — a classifier's last layer — go to OpenBLAS, whose
     // small-matrix path is up to 2× faster than oneDNN's here (64×100×10: 72.7
@@ -266,6 +276,20 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   }
 }
 
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after) {
+  if (M == 0 || N == 0) return;
+  if (!split_along_k(M, N, K) && split_by_weight_rows(ta, tb, M, N, K)) {
+    // Each thread applies the epilogue to its own block, still in its cache.
+    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after);
+    return;
+  }
+  gemm_product(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (relu_after) relu_block(C, ldc, M, N);
+}
+
 template <class T>
 void gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                     int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -285,20 +309,19 @@ template void gemm_reference<double>(bool, bool, int64_t, int64_t, int64_t, doub
                                      const double*, int64_t, double, double*, int64_t);
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[i * ldc + j];
-    return;
-  }
-  if (omp_in_parallel()) {
+  } else if (omp_in_parallel()) {
     gemm_reference(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
+  } else {
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+                static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
+                beta, C, static_cast<int>(ldc));
   }
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
-              static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta,
-              C, static_cast<int>(ldc));
+  if (relu_after) relu_block(C, ldc, M, N);
 }
 
 namespace {

@@ -330,11 +330,13 @@ Tensor sum(const Tensor& a, IntArrayRef dims, bool keepdim);
 void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tensor& indices);
 
 // ---------------------------------------------------------------------- GEMM
-// Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C.
+// Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; with
+// relu_after, then C ← max(C, 0) (NaN kept, as dg::relu), each block by the
+// thread that computed it while it is in that core's cache (linear_relu).
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after = false);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after = false);
 // The same product by three plain loops (row i of C accumulates op(A)[i,k] · row k
 // of op(B)): the readable definition, and float64's path inside a parallel region.
 template <class T>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ostream>
 
+#include "dimgrad/nn/activation.hpp"
 #include "dimgrad/nn/init.hpp"
 
 namespace dg::nn {
@@ -35,8 +36,7 @@ void LinearImpl::pretty_print(std::ostream& os) const {
   if (!options.bias()) os << ", no bias";
 }
 
-Tensor LinearImpl::forward(const Tensor& input) {
-  ForwardGuard guard(*this, input);
+void LinearImpl::check_input(const Tensor& input, ForwardGuard& guard) const {
   const std::string want = "[*, " + std::to_string(options.in_features()) + "]";
   if (input.dim() < 1) guard.shape_error(want, "a Linear layer needs at least one dimension (the features)");
   if (input.size(-1) != options.in_features()) {
@@ -56,7 +56,24 @@ Tensor LinearImpl::forward(const Tensor& input) {
   if (input.dtype() != weight.dtype())
     throw DTypeError(display_name() + " expected a " + dtype_name(weight.dtype()) + " input (its weight's dtype), got " +
                      dtype_name(input.dtype()));
+}
+
+Tensor LinearImpl::forward(const Tensor& input) {
+  ForwardGuard guard(*this, input);
+  check_input(input, guard);
   return guard.done(functional::linear(input, weight, bias));
+}
+
+Tensor LinearImpl::forward_then_relu(ReLUImpl& relu, const Tensor& input) {
+  Tensor y;
+  {
+    ForwardGuard guard(*this, input);
+    check_input(input, guard);
+    y = functional::detail::linear_relu(input, weight, bias);
+    guard.done(y);  // the trail shows this layer's output shape: the ReLU's
+  }
+  ForwardGuard relu_guard(relu, y);
+  return relu_guard.done(y);
 }
 
 // ------------------------------------------------------------------ Flatten

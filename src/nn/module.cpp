@@ -9,6 +9,7 @@
 #include <typeinfo>
 
 #include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/linear.hpp"
 #include "dimgrad/nn/normalization.hpp"
 #include "dimgrad/nn/pooling.hpp"
 
@@ -358,6 +359,12 @@ Tensor SequentialImpl::forward(const Tensor& x) {
     // ReLU → MaxPool2d: the ReLU runs after the pooling (MaxPool2dImpl::forward_after_relu).
     if (exactly(i, typeid(ReLUImpl)) && exactly(i + 1, typeid(MaxPool2dImpl))) {
       h = static_cast<MaxPool2dImpl&>(*layers_[i + 1]).forward_after_relu(static_cast<ReLUImpl&>(layer), h);
+      ++i;
+      continue;
+    }
+    // Linear → ReLU: one linear_relu op (LinearImpl::forward_then_relu).
+    if (exactly(i, typeid(LinearImpl)) && exactly(i + 1, typeid(ReLUImpl))) {
+      h = static_cast<LinearImpl&>(layer).forward_then_relu(static_cast<ReLUImpl&>(*layers_[i + 1]), h);
       ++i;
       continue;
     }

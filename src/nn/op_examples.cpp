@@ -20,6 +20,9 @@ Tensor labels(std::vector<int64_t> v) { return tensor(v); }
 
 const bool registered = [] {
   register_op_example("linear", [] { return F::linear(input({4, 5}, "X"), input({3, 5}, "W"), input({3}, "b")); });
+  register_op_example("linear_relu", [] {
+    return F::detail::linear_relu(input({4, 5}, "X"), input({3, 5}, "W"), input({3}, "b"));
+  });
   register_op_example("leaky_relu", [] { return F::leaky_relu(input({2, 3}, "A"), F::LeakyReLUFuncOptions().negative_slope(0.1)); });
   register_op_example("elu", [] { return F::elu(input({2, 3}, "A")); });
   register_op_example("gelu", [] { return F::gelu(input({2, 3}, "A")); });

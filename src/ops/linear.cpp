@@ -1,6 +1,8 @@
 // The affine op (nn::functional::linear), fused: Y = X·Wᵀ + b in one GEMM whose
 // output is pre-filled with the bias rows (beta = 1), so the bias costs no
-// separate pass over Y and no temporary.
+// separate pass over Y and no temporary. linear_relu (Sequential's Linear →
+// ReLU) is the same op with max(·, 0) applied by the GEMM's threads to their
+// own blocks of Y, and the ReLU's mask applied to dY in the backward.
 //
 // Dimension analysis (docs/derivations/affine.md), with X viewed as [N×D]
 // (every leading dim folded into N), W [C×D], b [C], Y [N×C]:
@@ -8,14 +10,18 @@
 //   dW must be [C×D]: the only product of dY and X that is [C×D] is dYᵀ·X.
 //   db must be [C]:   b was broadcast over the N rows, so its gradient sums dY over N.
 #include "dimgrad/nn/linear.hpp"
+#include "ops/nn_simd.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
 namespace ops {
 namespace {
 
-// ΣN dY: column sums of a contiguous [N×C] matrix into db [C].
-template <class T> void column_sums(const T* dy, T* db, int64_t N, int64_t C) {
+// ΣN dY: column sums of a contiguous [N×C] matrix into db [C] (db may be null).
+// With y (a fused ReLU's output), first G = dY ⊙ [Y > 0] into g, and db = ΣN G:
+// the same additions in the same order as the ReLU's backward then this sum.
+template <class T>
+void column_sums(const T* dy, T* db, int64_t N, int64_t C, const T* y = nullptr, T* g = nullptr) {
   const bool par = N * C >= kernels::kParallelGrain && C >= 64 && omp_get_max_threads() > 1;
   // Each thread owns a block of columns and walks the rows in order (rows are
   // contiguous, so the inner loop over a column block vectorizes).
@@ -24,16 +30,39 @@ template <class T> void column_sums(const T* dy, T* db, int64_t N, int64_t C) {
     const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
     const int64_t chunk = (C + nt - 1) / nt;
     const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
-    for (int64_t c = c0; c < c1; ++c) db[c] = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* row = dy + n * C;
-      for (int64_t c = c0; c < c1; ++c) db[c] += row[c];
-    }
+    simd_if_float<T>([&] {  // (compiled for the CPU's vector width)
+      if (db)
+        for (int64_t c = c0; c < c1; ++c) db[c] = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        // (restrict copies: a store through g could otherwise change dy, y or db)
+        const T* __restrict row = dy + n * C;
+        T* __restrict acc = db;
+        if (y) {
+          const T* __restrict yr = y + n * C;
+          T* __restrict gr = g + n * C;
+          if (db)
+            for (int64_t c = c0; c < c1; ++c) {
+              const T v = yr[c] > T(0) ? row[c] : T(0);
+              gr[c] = v;
+              acc[c] += v;
+            }
+          else
+            for (int64_t c = c0; c < c1; ++c) gr[c] = yr[c] > T(0) ? row[c] : T(0);
+        } else if (db) {
+          for (int64_t c = c0; c < c1; ++c) acc[c] += row[c];
+        }
+      }
+    });
   }
 }
 
+// linear_relu (Sequential's Linear → ReLU) is the same node with the ReLU's
+// mask applied to dY first: G = dY ⊙ [Y > 0] [N×C], shaped like Y, then the
+// three gradients of G. Y is the fused op's output, saved for that mask.
 struct LinearBackward : Node {
-  LinearBackward() : Node(OpKind::Linear) {}
+  explicit LinearBackward(bool relu_) : Node(relu_ ? OpKind::LinearRelu : OpKind::Linear), relu(relu_) {}
+  const bool relu;
+  Tensor y;             // relu only: the output [N×C]
   Tensor x, w;          // x contiguous [N×D] (saved when dW is needed), w [C×D] (when dX is)
   Shape x_shape;        // the input's own shape ([*, D])
   int64_t N = 0, D = 0, C = 0;
@@ -41,6 +70,7 @@ struct LinearBackward : Node {
     Node::release_saved();
     x.reset();
     w.reset();
+    y.reset();
   }
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);  // [*, C] seen as [N×C]
@@ -48,6 +78,14 @@ struct LinearBackward : Node {
     dispatch_floating(dy.dtype(), "linear backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* pdy = dy.data_ptr<T>();
+      Tensor masked;
+      if (relu) {
+        // G[N×C] = dY ⊙ [Y > 0]; db[C] = Σ_N G in the same pass
+        masked = make_tensor({N, C}, dy.dtype());
+        if (needs_grad(2)) db = make_tensor({C}, dy.dtype());
+        column_sums<T>(pdy, needs_grad(2) ? db.data_ptr<T>() : nullptr, N, C, y.data_ptr<T>(), masked.data_ptr<T>());
+        pdy = masked.data_ptr<T>();
+      }
       if (needs_grad(0)) {
         // dX[N×D] = dY[N×C] · W[C×D]
         dx = make_tensor(x_shape, dy.dtype());
@@ -58,7 +96,7 @@ struct LinearBackward : Node {
         dw = make_tensor({C, D}, dy.dtype());
         kernels::gemm(true, false, C, D, N, T(1), pdy, C, x.data_ptr<T>(), D, T(0), dw.data_ptr<T>(), D);
       }
-      if (needs_grad(2)) {
+      if (needs_grad(2) && !relu) {
         // db[C] = Σ_N dY[N×C]   (b was broadcast over the N rows)
         db = make_tensor({C}, dy.dtype());
         column_sums<T>(pdy, db.data_ptr<T>(), N, C);
@@ -94,7 +132,10 @@ namespace nn::functional {
 
 using namespace ops;
 
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+namespace {
+
+// linear, and linear_relu when `relu` (Y = max(X·Wᵀ + b, 0), one node).
+Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
   check_linear(input, weight, bias);
   const int64_t D = weight.size(1), C = weight.size(0);
   int64_t N = 1;  // every leading dim folded into the rows
@@ -117,18 +158,32 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
       for (int64_t n = 0; n < N; ++n) std::memcpy(py + n * C, pb, sizeof(T) * static_cast<size_t>(C));
       beta = 1;
     }
-    // Y[N×C] = X[N×D] · Wᵀ[D×C] (+ Y)
-    kernels::gemm(false, true, N, C, D, T(1), x.data_ptr<T>(), D, w.data_ptr<T>(), D, beta, py, C);
+    // Y[N×C] = X[N×D] · Wᵀ[D×C] (+ Y), then max(Y, 0) for linear_relu
+    kernels::gemm(false, true, N, C, D, T(1), x.data_ptr<T>(), D, w.data_ptr<T>(), D, beta, py, C, relu);
   });
-  record<LinearBackward>(y, {&input, &weight, &bias}, {}, [&](LinearBackward& n) {
-    n.N = N;
-    n.D = D;
-    n.C = C;
-    n.x_shape = Shape(input.sizes());
-    if (n.needs_grad(1)) n.x = n.save(x);
-    if (n.needs_grad(0)) n.w = n.save(w);
-  });
+  record<LinearBackward>(
+      y, {&input, &weight, &bias}, {},
+      [&](LinearBackward& n) {
+        n.N = N;
+        n.D = D;
+        n.C = C;
+        n.x_shape = Shape(input.sizes());
+        if (n.needs_grad(1)) n.x = n.save(x);
+        if (n.needs_grad(0)) n.w = n.save(w);
+        if (relu) n.y = n.save(y);
+      },
+      relu);
   return y;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(input, weight, bias, false);
+}
+
+Tensor detail::linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(input, weight, bias, true);
 }
 
 }  // namespace nn::functional

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -123,6 +125,59 @@ TEST(Gemm, Float32SplitByRowsOfTheWeight) {
       check<float>(c, -0.5, 0.75, threads, 1e-6);
     }
   }
+}
+
+// relu_after (linear_relu's epilogue): bit for bit the product then max(·, 0),
+// on every path — the split by rows of the weight (each thread's own block),
+// the K-split, OpenBLAS's tiny products, the one-thread small ones, the
+// transposed form, float64 — with negative and positive outputs, NaN kept, and
+// the padding of C untouched.
+template <class T> void check_relu_after(const Case& c, double beta, int threads) {
+  std::mt19937 rng(static_cast<unsigned>(c.M * 7 + c.N * 3 + c.K));
+  std::uniform_real_distribution<double> u(-1, 1);
+  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+  const int64_t lda = a_cols + 3, ldb = b_cols + 3, ldc = c.N + 3;
+  std::vector<T> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(b_rows * ldb)),
+      C(static_cast<size_t>(c.M * ldc));
+  for (auto& x : A) x = static_cast<T>(u(rng));
+  for (auto& x : B) x = static_cast<T>(u(rng));
+  for (auto& x : C) x = static_cast<T>(u(rng));
+  if (beta != 0) C[1] = std::numeric_limits<T>::quiet_NaN();  // C[0, 1] stays NaN
+  std::vector<T> fused = C, plain = C;
+  const int saved = get_num_threads();
+  set_num_threads(threads);
+  gemm(c.ta, c.tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, static_cast<T>(beta), fused.data(), ldc, true);
+  gemm(c.ta, c.tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, static_cast<T>(beta), plain.data(), ldc);
+  set_num_threads(saved);
+  int negative = 0;
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      T want = plain[at];
+      if (j < c.N) {
+        negative += want < 0;
+        want = want <= T(0) ? T(0) : want;
+      }
+      ASSERT_EQ(std::memcmp(&fused[at], &want, sizeof(T)), 0)
+          << "C[" << i << "," << j << "] ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N
+          << " K=" << c.K << " threads=" << threads << ": " << fused[at] << " against " << want;
+    }
+  EXPECT_GT(negative, 0) << "the case has no negative output to clip";
+  if (beta != 0 && c.K > 0) {
+    EXPECT_TRUE(std::isnan(fused[1])) << "NaN must stay NaN";
+  }
+}
+
+TEST(Gemm, ReluAfterIsTheProductThenMaxZeroOnEveryPath) {
+  for (int threads : {1, 2, 3})
+    for (Case c : {Case{false, true, 64, 100, 784}, Case{false, true, 128, 512, 256}, Case{true, false, 100, 784, 64},
+                   Case{false, true, 130, 33, 2000}, Case{false, false, 8, 20, 8000}, Case{false, true, 7, 5, 3},
+                   Case{false, false, 64, 33, 100}, Case{false, true, 3000, 20, 50}, Case{true, true, 200, 150, 300}})
+      for (double beta : {0.0, 1.0}) {
+        check_relu_after<float>(c, beta, threads);
+        check_relu_after<double>(c, beta, threads);
+      }
 }
 
 TEST(Gemm, Float64AndTheReferenceLoops) {

@@ -58,6 +58,13 @@ TEST(FusedVsComposed, LinearFloat32) {
   expect_same([](const TensorList& x) { return F::linear(x[0], x[1], x[2]); }, linear_composed, in, 1e-5, 1e-4);
 }
 
+// linear_relu against relu(the composed product).
+TEST(FusedVsComposed, LinearReluLargeParallel) {
+  expect_same([](const TensorList& x) { return F::detail::linear_relu(x[0], x[1], x[2]); },
+              [](const TensorList& x) { return dg::relu(linear_composed(x)); },
+              {det({128, 300}, 34), det({200, 300}, 35), det({200}, 36)});
+}
+
 // ---------------------------------------------------------------- batch norm
 // The training-mode layer written out: μ and the biased σ² per channel over
 // every dim but 1, x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β.

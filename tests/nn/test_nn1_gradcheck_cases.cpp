@@ -35,6 +35,13 @@ DG_GRADCHECK_CASE(linear_transposed_input_and_weight, "linear", IN(leaf({4, 3}, 
                   FN(F::linear(x[0].t(), x[1].t())));
 DG_GRADCHECK_CASE(linear_same_input_twice, "linear", IN(leaf({3, 3}, 514)), FN(F::linear(x[0], x[0], x[0][0])));
 
+// linear_relu: the affine op with the ReLU's mask on dY (Sequential's Linear → ReLU).
+// (Fixed seeds: an output within the finite-difference step of the kink at 0 would fail the case.)
+DG_GRADCHECK_CASE(linear_relu_bias, "linear_relu", IN(leaf({4, 5}, 515), leaf({3, 5}, 516), leaf({3}, 517)),
+                  FN(F::detail::linear_relu(x[0], x[1], x[2])));
+DG_GRADCHECK_CASE(linear_relu_3d_input_no_bias, "linear_relu", IN(leaf({2, 3, 4}, 518), leaf({5, 4}, 519)),
+                  FN(F::detail::linear_relu(x[0], x[1])));
+
 // -------------------------------------------------------------- activations
 DG_GRADCHECK_CASE(leaky_relu_default, "leaky_relu", IN(leaf({3, 4}, 520, -2, 2, 0.1)), FN(F::leaky_relu(x[0])));
 DG_GRADCHECK_CASE(leaky_relu_slope, "leaky_relu", IN(leaf({2, 3, 2}, 521, -2, 2, 0.1)),

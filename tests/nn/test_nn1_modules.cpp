@@ -26,6 +26,14 @@ std::string printed(const Module& m) {
 
 std::vector<std::string> keys(const OrderedDict<std::string, Tensor>& d) { return d.keys(); }
 
+// Same size and the same float32 bits.
+void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_TRUE(a.defined() && b.defined()) << what;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  ASSERT_EQ(std::memcmp(a.data_ptr<float>(), b.data_ptr<float>(), sizeof(float) * static_cast<size_t>(a.numel())), 0)
+      << what << " differs";
+}
+
 // gradcheck of a module's forward with respect to its input and every parameter.
 void module_gradcheck(Module& m, const Tensor& x) {
   m.to(dg::kFloat64);
@@ -63,6 +71,55 @@ TEST(LinearModule, SameSeedSameWeights) {
   Linear b(7, 4);
   EXPECT_TRUE(a->weight.equal(b->weight));
   EXPECT_TRUE(a->bias.equal(b->bias));
+}
+
+// Sequential runs Linear → ReLU as one linear_relu op. Against the two layers
+// run one by one: the same output, input and parameter gradients, bit for bit,
+// on 1 and 2 threads and every ISA: W3's and W1's first layers (split by rows
+// of the weight, the ReLU on each thread's block; W1's mask and bias sums on
+// two threads), a small layer, a 3-d input, no bias; a bias that puts exact
+// zeros (the kink) into the ReLU.
+TEST(LinearModule, ThenReluInSequentialSameAsOneByOne) {
+  struct Case {
+    std::vector<int64_t> in;
+    int64_t out;
+    bool bias;
+  };
+  for (const Case& k : {Case{{64, 784}, 100, true}, Case{{128, 512}, 512, true}, Case{{5, 3}, 4, true},
+                        Case{{2, 3, 6}, 5, false}}) {
+    const int64_t D = k.in.back();
+    dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& where) {
+      SCOPED_TRACE(where + " " + dg::shape_str(k.in) + " → " + std::to_string(k.out));
+      dg::manual_seed(5);
+      Linear fused_fc(LinearOptions(D, k.out).bias(k.bias)), fc(LinearOptions(D, k.out).bias(k.bias));
+      Sequential fused;
+      fused->push_back("fc", fused_fc);
+      fused->push_back("act", ReLU());
+      ReLU relu;
+      {
+        dg::NoGradGuard g;
+        fc->weight.copy_(fused_fc->weight);
+        if (k.bias) {
+          fused_fc->weight[0].zero_();  // output 0 is exactly b[0] = 0: the kink
+          fc->weight[0].zero_();
+          fused_fc->bias[0].zero_();
+          fc->bias.copy_(fused_fc->bias);
+        }
+      }
+      Tensor x = det(k.in, 41, -1, 1).to(dg::kFloat32);
+      Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+      Tensor y1 = fused->forward(x1), y2 = relu->forward(fc->forward(x2));
+      EXPECT_EQ(y1.grad_fn()->op(), dg::OpKind::LinearRelu);
+      EXPECT_EQ(y1.grad_fn()->module_path, "fc");
+      expect_same_bits(y1, y2, "y");
+      Tensor dy = det(y1.sizes(), 42, -1, 1).to(dg::kFloat32);
+      y1.backward(dy);
+      y2.backward(dy);
+      expect_same_bits(x1.grad(), x2.grad(), "dx");
+      expect_same_bits(fused_fc->weight.grad(), fc->weight.grad(), "dW");
+      if (k.bias) expect_same_bits(fused_fc->bias.grad(), fc->bias.grad(), "db");
+    });
+  }
 }
 
 TEST(FlattenModule, DefaultsAndOptions) {
@@ -235,13 +292,6 @@ TEST(BatchNormModule, NoAffineNoRunningStats) {
 // [N, C, H, W], on 1 and 2 threads and every ISA; training and eval; a constant channel
 // with β = 0 puts exact zeros (the kink) into the ReLU. And the same bits on
 // every ISA and thread count.
-void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
-  ASSERT_TRUE(a.defined() && b.defined()) << what;
-  ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  ASSERT_EQ(std::memcmp(a.data_ptr<float>(), b.data_ptr<float>(), sizeof(float) * static_cast<size_t>(a.numel())), 0)
-      << what << " differs";
-}
-
 TEST(BatchNormModule, ThenReluInSequentialSameAsOneByOne) {
   struct Case {
     std::vector<int64_t> shape;

@@ -30,7 +30,15 @@ struct UnflattenOptions {
 namespace functional {
 // Y[*, out] = X[*, in] · Wᵀ[in, out] + b[out]; bias may be undefined.
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+namespace detail {
+// max(linear(...), 0) as one op (one node "linear_relu"; the GEMM's threads apply
+// the ReLU to their own blocks of Y): what Sequential runs for a Linear layer
+// followed by a ReLU.
+Tensor linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+}  // namespace detail
 }  // namespace functional
+
+class ReLUImpl;  // dimgrad/nn/activation.hpp
 
 // weight [out_features, in_features], bias [out_features]; initialised as
 // LibTorch: kaiming_uniform_(weight, a=√5) and bias ~ U(-1/√in, 1/√in).
@@ -43,10 +51,18 @@ class LinearImpl : public Module {
   // "Linear 784→10" (the short form used in error messages).
   void pretty_print(std::ostream& os) const override;
   Tensor forward(const Tensor& input) override;
+  // forward(input) then relu's forward, as one op (linear_relu): what Sequential
+  // runs for this layer followed by a ReLU. Same values and gradients; the graph
+  // has one node for the two layers, named by this layer's path.
+  Tensor forward_then_relu(ReLUImpl& relu, const Tensor& input);
 
   LinearOptions options;
   Tensor weight;
   Tensor bias;
+
+ private:
+  // Throws the layer's shape or dtype error for a wrong input.
+  void check_input(const Tensor& input, ForwardGuard& guard) const;
 };
 DG_MODULE(Linear);
 

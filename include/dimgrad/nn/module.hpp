@@ -254,16 +254,17 @@ const std::string& current_module_path();
 std::string shape_trail();
 
 // --------------------------------------------------------------- Sequential
-// Runs its layers in order, each on the previous one's output. Two exceptions,
+// Runs its layers in order, each on the previous one's output. Three exceptions,
 // invisible in values and gradients (each for exactly these layer types, not
 // subclasses):
 // - a ReLU followed by a MaxPool2d runs as the pooling then the ReLU
 //   (MaxPool2dImpl::forward_after_relu), so the ReLU and its backward touch a
 //   quarter of the data; the graph (and `explain`) shows the max_pool2d node
 //   before the relu node;
-// - a BatchNorm1d/2d/3d followed by a ReLU runs as one batch_norm_relu op
-//   (BatchNormImplBase::forward_then_relu): the normalisation's output pass
-//   writes max(·, 0) and its backward masks dY, with no relu node of its own.
+// - a Linear or a BatchNorm1d/2d/3d followed by a ReLU runs as one op,
+//   linear_relu or batch_norm_relu (LinearImpl / BatchNormImplBase::
+//   forward_then_relu): the layer's output pass writes max(·, 0) and its
+//   backward masks dY, with no relu node of its own.
 class SequentialImpl : public Module {
  public:
   SequentialImpl() : Module("Sequential") {}
