@@ -64,7 +64,7 @@
   /* nn fused ops (ops/linear, activation, norm, embedding, loss, loss_binary.cpp); Â: normalized input */ \
   X(Linear, "linear", 3, "Y = A · Bᵀ + C", "dA = dY · B; dB = dYᵀ · A; dC = Σ_N dY")                      \
   X(LinearRelu, "linear_relu", 3, "Y = max(A · Bᵀ + C, 0)",                                            \
-    "dA = G · B, G = dY ⊙ [Y > 0]; dB = Gᵀ · A; dC = Σ_N G")                                              \
+    "dA = (dY ⊙ [Y > 0]) · B; dB = (dY ⊙ [Y > 0])ᵀ · A; dC = Σ_N dY ⊙ [Y > 0]")                            \
   X(LeakyRelu, "leaky_relu", 1, "Y = A > 0 ? A : s·A", "dA = dY ⊙ (A > 0 ? 1 : s)")                     \
   X(Elu, "elu", 1, "Y = A > 0 ? A : α·(exp(A) - 1)", "dA = dY ⊙ (A > 0 ? 1 : Y + α)")                     \
   X(Gelu, "gelu", 1, "Y = A·Φ(A)", "dA = dY ⊙ (Φ(A) + A·φ(A))")                                         \
@@ -72,7 +72,8 @@
   X(BatchNorm, "batch_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_c)·rstd_c over (N, spatial)",                  \
     "dA = B·rstd/M ⊙ (M·dY - Σ dY - Â ⊙ Σ(dY ⊙ Â)); dB = Σ dY ⊙ Â; dC = Σ dY")                            \
   X(BatchNormRelu, "batch_norm_relu", 3, "Y = max(Â ⊙ B + C, 0), Â = (A - μ_c)·rstd_c over (N, spatial)",   \
-    "dA = B·rstd/M ⊙ (M·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ [Y > 0]; dB = Σ G ⊙ Â; dC = Σ G")                 \
+    "dA = B·rstd/M ⊙ (M·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ [Y > 0]; dB = Σ (dY ⊙ [Y > 0]) ⊙ Â; "           \
+    "dC = Σ dY ⊙ [Y > 0]")                                                                                \
   X(LayerNorm, "layer_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_row)·rstd_row over the last dims",             \
     "dA = rstd/K ⊙ (K·G - Σ G - Â ⊙ Σ(G ⊙ Â)), G = dY ⊙ B; dB = Σ_rows dY ⊙ Â; dC = Σ_rows dY")            \
   X(GroupNorm, "group_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_ng)·rstd_ng over each group",                  \
