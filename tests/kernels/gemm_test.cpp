@@ -24,17 +24,30 @@ struct Case {
 };
 
 // C = alpha·op(A)·op(B) + beta·C0 with lda/ldb/ldc padded by 3, checked against float64.
+// Random op(A), op(B) and C for a case, in [-1, 1], stored with leading
+// dimensions padded by 3 (sub-matrices of larger ones).
+template <class T> struct Operands {
+  int64_t lda, ldb, ldc;
+  std::vector<T> A, B, C;
+  Operands(const Case& c, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(-1, 1);
+    const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+    const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+    lda = a_cols + 3, ldb = b_cols + 3, ldc = c.N + 3;
+    A.resize(static_cast<size_t>(a_rows * lda));
+    B.resize(static_cast<size_t>(b_rows * ldb));
+    C.resize(static_cast<size_t>(c.M * ldc));
+    for (auto* v : {&A, &B, &C})
+      for (auto& x : *v) x = static_cast<T>(u(rng));
+  }
+};
+
 template <class T> void check(const Case& c, double alpha, double beta, int threads, double tol, bool reference = false) {
-  std::mt19937 rng(static_cast<unsigned>(c.M * 131 + c.N * 17 + c.K));
-  std::uniform_real_distribution<double> u(-1, 1);
-  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
-  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
-  const int64_t lda = a_cols + 3, ldb = b_cols + 3, ldc = c.N + 3;
-  std::vector<T> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(b_rows * ldb)),
-      C(static_cast<size_t>(c.M * ldc));
-  for (auto& x : A) x = static_cast<T>(u(rng));
-  for (auto& x : B) x = static_cast<T>(u(rng));
-  for (auto& x : C) x = static_cast<T>(u(rng));
+  Operands<T> o(c, static_cast<unsigned>(c.M * 131 + c.N * 17 + c.K));
+  const int64_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
+  const std::vector<T>&A = o.A, &B = o.B;
+  std::vector<T>& C = o.C;
   const std::vector<T> C0 = C;
   const int saved = get_num_threads();
   set_num_threads(threads);
@@ -133,16 +146,10 @@ TEST(Gemm, Float32SplitByRowsOfTheWeight) {
 // transposed form, float64 — with negative and positive outputs, NaN kept, and
 // the padding of C untouched.
 template <class T> void check_relu_after(const Case& c, double beta, int threads) {
-  std::mt19937 rng(static_cast<unsigned>(c.M * 7 + c.N * 3 + c.K));
-  std::uniform_real_distribution<double> u(-1, 1);
-  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
-  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
-  const int64_t lda = a_cols + 3, ldb = b_cols + 3, ldc = c.N + 3;
-  std::vector<T> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(b_rows * ldb)),
-      C(static_cast<size_t>(c.M * ldc));
-  for (auto& x : A) x = static_cast<T>(u(rng));
-  for (auto& x : B) x = static_cast<T>(u(rng));
-  for (auto& x : C) x = static_cast<T>(u(rng));
+  Operands<T> o(c, static_cast<unsigned>(c.M * 7 + c.N * 3 + c.K));
+  const int64_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
+  const std::vector<T>&A = o.A, &B = o.B;
+  std::vector<T>& C = o.C;
   if (beta != 0) C[1] = std::numeric_limits<T>::quiet_NaN();  // C[0, 1] stays NaN
   std::vector<T> fused = C, plain = C;
   const int saved = get_num_threads();

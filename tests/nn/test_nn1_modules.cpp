@@ -34,6 +34,24 @@ void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what)
       << what << " differs";
 }
 
+// A Sequential of a layer then a ReLU (`fused`, one fused op) against `layer`
+// then `relu` run one by one, on copies of x: the fused node's kind and module
+// path, the output and the input gradient (for one upstream gradient), bit for
+// bit. Returns the fused output and input gradient.
+std::pair<Tensor, Tensor> expect_fused_pair_same(Sequential& fused, Module& layer, ReLU& relu, const Tensor& x,
+                                                 dg::OpKind op, const std::string& path) {
+  Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+  Tensor y1 = fused->forward(x1), y2 = relu->forward(layer.forward(x2));
+  EXPECT_EQ(y1.grad_fn()->op(), op);
+  EXPECT_EQ(y1.grad_fn()->module_path, path);
+  expect_same_bits(y1, y2, "y");
+  Tensor dy = det(y1.sizes(), 42, -1, 1).to(dg::kFloat32);
+  y1.backward(dy);
+  y2.backward(dy);
+  expect_same_bits(x1.grad(), x2.grad(), "dx");
+  return {y1.detach(), x1.grad()};
+}
+
 // gradcheck of a module's forward with respect to its input and every parameter.
 void module_gradcheck(Module& m, const Tensor& x) {
   m.to(dg::kFloat64);
@@ -106,16 +124,7 @@ TEST(LinearModule, ThenReluInSequentialSameAsOneByOne) {
           fc->bias.copy_(fused_fc->bias);
         }
       }
-      Tensor x = det(k.in, 41, -1, 1).to(dg::kFloat32);
-      Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
-      Tensor y1 = fused->forward(x1), y2 = relu->forward(fc->forward(x2));
-      EXPECT_EQ(y1.grad_fn()->op(), dg::OpKind::LinearRelu);
-      EXPECT_EQ(y1.grad_fn()->module_path, "fc");
-      expect_same_bits(y1, y2, "y");
-      Tensor dy = det(y1.sizes(), 42, -1, 1).to(dg::kFloat32);
-      y1.backward(dy);
-      y2.backward(dy);
-      expect_same_bits(x1.grad(), x2.grad(), "dx");
+      expect_fused_pair_same(fused, *fc, relu, det(k.in, 41, -1, 1).to(dg::kFloat32), dg::OpKind::LinearRelu, "fc");
       expect_same_bits(fused_fc->weight.grad(), fc->weight.grad(), "dW");
       if (k.bias) expect_same_bits(fused_fc->bias.grad(), fc->bias.grad(), "db");
     });
@@ -326,22 +335,14 @@ TEST(BatchNormModule, ThenReluInSequentialSameAsOneByOne) {
       if (!k.train) fused->eval(), bn->eval(), relu->eval();
       Tensor x = det(k.shape, 35, -3, 3).to(dg::kFloat32);
       x.select(1, 1).fill_(0.25);
-      Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
-      Tensor y1 = fused->forward(x1), y2 = relu->forward(bn->forward(x2));
-      EXPECT_EQ(y1.grad_fn()->op(), dg::OpKind::BatchNormRelu);
-      EXPECT_EQ(y1.grad_fn()->module_path, "bn");
-      expect_same_bits(y1, y2, "y");
-      Tensor dy = det(y1.sizes(), 36, -1, 1).to(dg::kFloat32);
-      y1.backward(dy);
-      y2.backward(dy);
-      expect_same_bits(x1.grad(), x2.grad(), "dx");
+      auto [y1, dx1] = expect_fused_pair_same(fused, *bn, relu, x, dg::OpKind::BatchNormRelu, "bn");
       expect_same_bits(fused_bn->weight.grad(), bn->weight.grad(), "dgamma");
       expect_same_bits(fused_bn->bias.grad(), bn->bias.grad(), "dbeta");
       expect_same_bits(fused_bn->running_mean, bn->running_mean, "running_mean");
       expect_same_bits(fused_bn->running_var, bn->running_var, "running_var");
-      if (!first_y.defined()) first_y = y1.detach(), first_dx = x1.grad();
+      if (!first_y.defined()) first_y = y1, first_dx = dx1;
       expect_same_bits(y1, first_y, "y against the first run");
-      expect_same_bits(x1.grad(), first_dx, "dx against the first run");
+      expect_same_bits(dx1, first_dx, "dx against the first run");
     });
   }
 }
