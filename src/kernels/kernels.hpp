@@ -331,8 +331,9 @@ void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tens
 
 // ---------------------------------------------------------------------- GEMM
 // Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; with
-// relu_after, then C ← max(C, 0) (NaN kept, as dg::relu), each block by the
-// thread that computed it while it is in that core's cache (linear_relu).
+// relu_after, then C ← max(C, 0) (NaN kept, as dg::relu) for linear_relu: in a
+// product split by rows of a weight each thread clips its own block while it
+// is in that core's cache, otherwise the calling thread clips C afterwards.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after = false);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
