@@ -61,7 +61,7 @@
   /* softmax.cpp */                                                                                      \
   X(Softmax, "softmax", 1, "Y = exp(A) / Σ exp(A)", "dA = Y ⊙ (dY - Σ(dY ⊙ Y))")                          \
   X(LogSoftmax, "log_softmax", 1, "Y = A - log Σ exp(A)", "dA = dY - softmax(A) ⊙ Σ dY")                 \
-  /* nn fused ops (ops/linear, activation, norm, embedding, loss, loss_binary.cpp); Â: normalized input */ \
+  /* nn fused ops (ops/linear, activation, batch_norm, norm, embedding, loss, loss_binary.cpp); Â: normalized */ \
   X(Linear, "linear", 3, "Y = A · Bᵀ + C", "dA = dY · B; dB = dYᵀ · A; dC = Σ_N dY")                      \
   X(LinearRelu, "linear_relu", 3, "Y = max(A · Bᵀ + C, 0)",                                            \
     "dA = (dY ⊙ [Y > 0]) · B; dB = (dY ⊙ [Y > 0])ᵀ · A; dC = Σ_N dY ⊙ [Y > 0]")                            \

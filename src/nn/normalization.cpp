@@ -1,4 +1,4 @@
-// BatchNorm1d/2d/3d, LayerNorm, GroupNorm modules (the ops are in src/ops/norm.cpp).
+// BatchNorm1d/2d/3d, LayerNorm, GroupNorm modules (the ops are in src/ops/batch_norm.cpp and norm.cpp).
 #include "dimgrad/nn/normalization.hpp"
 
 #include <ostream>

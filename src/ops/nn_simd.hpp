@@ -1,4 +1,4 @@
-// Row kernels of the fused nn ops (norm.cpp, loss.cpp); not installed.
+// Row kernels of the fused nn ops (batch_norm.cpp, norm.cpp, loss.cpp); not installed.
 //
 // Sums over a contiguous row use 16 independent partial sums of the row's own
 // type: the compiler maps them onto vector registers without reordering any

@@ -1,5 +1,5 @@
 // dimgrad — normalization layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm, and
-// their functional forms. Each is one fused op (src/ops/norm.cpp) with the
+// their functional forms. Each is one fused op (src/ops/batch_norm.cpp, norm.cpp) with the
 // compact hand-derived backward (docs/derivations/batch_norm.md, layer_norm.md):
 //   dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)),   dγ = Σ dy·x̂,   dβ = Σ dy.
 // Parameter and buffer names are PyTorch's (weight, bias, running_mean,
