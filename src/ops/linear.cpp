@@ -77,29 +77,27 @@ struct LinearBackward : Node {
     Tensor dx, dw, db;
     dispatch_floating(dy.dtype(), "linear backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T* pdy = dy.data_ptr<T>();
+      // G[N×C] = dY, or dY ⊙ [Y > 0] after a fused ReLU (written in the same pass as db)
+      const T* pg = dy.data_ptr<T>();
       Tensor masked;
+      // db[C] = Σ_N G   (b was broadcast over the N rows)
+      T* pdb = needs_grad(2) ? (db = make_tensor({C}, dy.dtype())).template data_ptr<T>() : nullptr;
       if (relu) {
-        // G[N×C] = dY ⊙ [Y > 0]; db[C] = Σ_N G in the same pass
         masked = make_tensor({N, C}, dy.dtype());
-        if (needs_grad(2)) db = make_tensor({C}, dy.dtype());
-        column_sums<T>(pdy, needs_grad(2) ? db.data_ptr<T>() : nullptr, N, C, y.data_ptr<T>(), masked.data_ptr<T>());
-        pdy = masked.data_ptr<T>();
+        column_sums<T>(pg, pdb, N, C, y.data_ptr<T>(), masked.data_ptr<T>());
+        pg = masked.data_ptr<T>();
+      } else if (pdb) {
+        column_sums<T>(pg, pdb, N, C);
       }
       if (needs_grad(0)) {
-        // dX[N×D] = dY[N×C] · W[C×D]
+        // dX[N×D] = G[N×C] · W[C×D]
         dx = make_tensor(x_shape, dy.dtype());
-        kernels::gemm(false, false, N, D, C, T(1), pdy, C, w.data_ptr<T>(), D, T(0), dx.data_ptr<T>(), D);
+        kernels::gemm(false, false, N, D, C, T(1), pg, C, w.data_ptr<T>(), D, T(0), dx.data_ptr<T>(), D);
       }
       if (needs_grad(1)) {
-        // dW[C×D] = dYᵀ[C×N] · X[N×D]
+        // dW[C×D] = Gᵀ[C×N] · X[N×D]
         dw = make_tensor({C, D}, dy.dtype());
-        kernels::gemm(true, false, C, D, N, T(1), pdy, C, x.data_ptr<T>(), D, T(0), dw.data_ptr<T>(), D);
-      }
-      if (needs_grad(2) && !relu) {
-        // db[C] = Σ_N dY[N×C]   (b was broadcast over the N rows)
-        db = make_tensor({C}, dy.dtype());
-        column_sums<T>(pdy, db.data_ptr<T>(), N, C);
+        kernels::gemm(true, false, C, D, N, T(1), pg, C, x.data_ptr<T>(), D, T(0), dw.data_ptr<T>(), D);
       }
     });
     return {dx, dw, db};
