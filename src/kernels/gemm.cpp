@@ -56,9 +56,8 @@ void sgemm_as_given(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alp
 // C[M×N] ← Tᵀ + beta·C, where T is stored [N×M]: in 16×16 tiles, so the rows
 // read from T and the rows written to C stay in cache across a tile.
 void add_transposed(const float* T, int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
-#pragma omp parallel for schedule(static) if (use_threads(M * N))
-  for (int64_t i0 = 0; i0 < M; i0 += 16) {
-    const int64_t i1 = std::min(M, i0 + 16);
+  parallel_for_if(use_threads(M * N), (M + 15) / 16, [&](int64_t tile) {
+    const int64_t i0 = tile * 16, i1 = std::min(M, i0 + 16);
     for (int64_t j0 = 0; j0 < N; j0 += 16) {
       const int64_t j1 = std::min(N, j0 + 16);
       for (int64_t i = i0; i < i1; ++i) {
@@ -70,7 +69,7 @@ void add_transposed(const float* T, int64_t M, int64_t N, float beta, float* C, 
         }
       }
     }
-  }
+  });
 }
 
 // C = A·Bᵀ — a linear layer's forward, Y[batch×out] = X · Wᵀ — runs faster in

@@ -46,6 +46,43 @@ template <class F> void parallel_range(int64_t n, const F& f) {
   }
 }
 
+// Loops and regions that run on several threads only when a condition holds.
+// Not `#pragma omp parallel ... if (cond)`: with the condition false, libgomp
+// still starts a team of one thread and ends it with a futex system call, about
+// 0.4 µs on this machine's VM, and a W3 training step met ten of them (small
+// ops: a gather of labels, a bias copy, each thread's transposed block inside a
+// split product; docs/performance.md, round 7). These run the plain loop instead.
+
+// body(i) for i in [0, n): split among the threads (OpenMP's static schedule)
+// when par, otherwise in order on the calling thread. A body taking (i, thread)
+// also gets its thread's number (0 on the calling thread), for per-thread buffers.
+template <class F> void parallel_for_if(bool par, int64_t n, const F& body) {
+  constexpr bool with_thread = std::is_invocable_v<const F&, int64_t, int>;
+  if (!par) {
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (with_thread) body(i, 0);
+      else body(i);
+    }
+    return;
+  }
+  DG_OMP(omp parallel for schedule(static))
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (with_thread) body(i, omp_get_thread_num());
+    else body(i);
+  }
+}
+
+// body(thread, threads) once on every thread when par, otherwise body(0, 1) on
+// the calling thread.
+template <class F> void parallel_region_if(bool par, const F& body) {
+  if (!par) {
+    body(0, 1);
+    return;
+  }
+  DG_OMP(omp parallel)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 // ------------------------------------------------------------- loop planning
 // N operands over one iteration shape, each with its own strides (in bytes;
 // 0 along a broadcast dimension). Size-1 dimensions are dropped and adjacent

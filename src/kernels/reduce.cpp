@@ -187,9 +187,7 @@ void max_min_dim(const Tensor& a_in, int64_t dim, bool is_max, Tensor& values, T
     using T = typename decltype(tag)::type;
     const T* x = static_cast<const T*>(a.raw_data());
     T* v = static_cast<T*>(values.raw_data());
-    const bool par = a.numel() >= kParallelGrain && omp_get_max_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t o = 0; o < g.outer; ++o) {
+    parallel_for_if(use_threads(a.numel()), g.outer, [&](int64_t o) {
       for (int64_t i = 0; i < g.inner; ++i) {
         const T* p = x + o * g.reduce * g.inner + i;
         T best = p[0];
@@ -214,7 +212,7 @@ void max_min_dim(const Tensor& a_in, int64_t dim, bool is_max, Tensor& values, T
         v[o * g.inner + i] = best;
         idx[o * g.inner + i] = bi;
       }
-    }
+    });
   });
 }
 

@@ -116,13 +116,12 @@ template <class T> void im2col_forward(const Conv2dShape& s, const T* x, const T
   const bool par = batch_parallel<T>(s);
   const int nthreads = par ? omp_get_max_threads() : 1;
   std::vector<T> cols_all(s.pointwise() ? 0 : static_cast<size_t>(nthreads * s.rows() * P));
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (par)
-  for (int64_t n = 0; n < s.N; ++n) {
+  kernels::parallel_for_if(par, s.N, [&](int64_t n, int thread) {
     const T* xn = x + n * x_step;
     T* yn = y + n * y_step;
     const T* cols = xn;  // a 1×1 stride-1 kernel reads the image as it is
     if (!s.pointwise()) {
-      T* buf = cols_all.data() + omp_get_thread_num() * s.rows() * P;
+      T* buf = cols_all.data() + thread * s.rows() * P;
       kernels::im2col(xn, buf, s);
       cols = buf;
     }
@@ -132,7 +131,7 @@ template <class T> void im2col_forward(const Conv2dShape& s, const T* x, const T
     if (b)
       for (int64_t k = 0; k < s.K; ++k)
         for (int64_t p = 0; p < P; ++p) yn[k * P + p] += b[k];  // b [K] broadcast over P
-  }
+  });
 }
 
 // dx, dw, db: any may be null (not needed). Overwritten.
@@ -146,9 +145,7 @@ void im2col_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   std::vector<T> cols_all(need_cols ? static_cast<size_t>(nthreads * s.rows() * P) : 0);
   // One dW accumulator per thread, summed at the end (deterministic for a fixed thread count).
   std::vector<T> dw_all(dw ? static_cast<size_t>(nthreads * w_size) : 0, T(0));
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (par)
-  for (int64_t n = 0; n < s.N; ++n) {
-    const int t = omp_get_thread_num();
+  kernels::parallel_for_if(par, s.N, [&](int64_t n, int t) {
     const T* dyn = dy + n * y_step;
     T* buf = need_cols ? cols_all.data() + t * s.rows() * P : nullptr;
     if (dw) {
@@ -173,7 +170,7 @@ void im2col_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
         kernels::col2im(dcols, dxn, s);  // dx_n [C × H × W] = col2im(dcols_n): overlapping windows add up
       }
     }
-  }
+  });
   if (dw) {
     std::copy(dw_all.begin(), dw_all.begin() + w_size, dw);
     for (int t = 1; t < nthreads; ++t)

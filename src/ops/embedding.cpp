@@ -109,8 +109,9 @@ Tensor embedding(const Tensor& input, const Tensor& weight, const EmbeddingFuncO
   const char* src = static_cast<const char*>(w.raw_data());
   char* dst = static_cast<char*>(y.raw_data());
   // Y[k, :] = W[idx[k], :]
-#pragma omp parallel for schedule(static) if (n * D >= kernels::kParallelGrain)
-  for (int64_t k = 0; k < n; ++k) std::memcpy(dst + k * row_bytes, src + pi[k] * row_bytes, row_bytes);
+  kernels::parallel_for_if(kernels::use_threads(n * D), n, [&](int64_t k) {
+    std::memcpy(dst + k * row_bytes, src + pi[k] * row_bytes, row_bytes);
+  });
   record<EmbeddingBackward>(y, {&weight}, {}, [&](EmbeddingBackward& node) {
     node.idx = node.save(idx);
     node.V = V;

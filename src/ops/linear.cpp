@@ -22,12 +22,9 @@ namespace {
 // the same additions in the same order as the ReLU's backward then this sum.
 template <class T>
 void column_sums(const T* dy, T* db, int64_t N, int64_t C, const T* y = nullptr, T* g = nullptr) {
-  const bool par = N * C >= kernels::kParallelGrain && C >= 64 && omp_get_max_threads() > 1;
   // Each thread owns a block of columns and walks the rows in order (rows are
   // contiguous, so the inner loop over a column block vectorizes).
-#pragma omp parallel if (par)
-  {
-    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+  kernels::parallel_region_if(kernels::use_threads(N * C) && C >= 64, [&](int tid, int nt) {
     const int64_t chunk = (C + nt - 1) / nt;
     const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
     simd_if_float<T>([&] {  // (compiled for the CPU's vector width)
@@ -53,7 +50,7 @@ void column_sums(const T* dy, T* db, int64_t N, int64_t C, const T* y = nullptr,
         }
       }
     });
-  }
+  });
 }
 
 // linear_relu (Sequential's Linear → ReLU) is the same node with the ReLU's
@@ -151,9 +148,8 @@ Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
       // Y ← b broadcast over the rows; the GEMM then adds X·Wᵀ to it (beta = 1).
       Tensor b = kernels::as_contiguous(bias);
       const T* pb = b.data_ptr<T>();
-      const bool par = N * C >= kernels::kParallelGrain && omp_get_max_threads() > 1;
-#pragma omp parallel for schedule(static) if (par)
-      for (int64_t n = 0; n < N; ++n) std::memcpy(py + n * C, pb, sizeof(T) * static_cast<size_t>(C));
+      kernels::parallel_for_if(kernels::use_threads(N * C), N,
+                               [&](int64_t n) { std::memcpy(py + n * C, pb, sizeof(T) * static_cast<size_t>(C)); });
       beta = 1;
     }
     // Y[N×C] = X[N×D] · Wᵀ[D×C] (+ Y), then max(Y, 0) for linear_relu

@@ -230,8 +230,7 @@ template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x
   const bool two_by_two = k2s2(s);
   [[maybe_unused]] const bool avx512_plane =
       kernels::active_isa() == kernels::Isa::Avx512 && s.H * s.W < (int64_t(1) << 31);
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
-  for (int64_t p = 0; p < s.P; ++p) {
+  kernels::parallel_for_if(parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW), s.P, [&](int64_t p) {
     const T* xp = x + p * s.H * s.W;
     T* yp = y + p * s.OH * s.OW;
     I* ip = idx + p * s.OH * s.OW;
@@ -239,7 +238,7 @@ template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x
     if constexpr (std::is_same_v<T, float>) {
       if (two_by_two && avx512_plane) {
         max_pool_k2s2_plane_avx512(xp, s.W, s.OH, s.OW, yp, ip);
-        continue;
+        return;  // (the next plane)
       }
     }
 #endif
@@ -295,7 +294,7 @@ template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x
         }
       }
     }
-  }
+  });
 }
 
 struct MaxPool2dBackward : Node {
@@ -317,8 +316,7 @@ struct MaxPool2dBackward : Node {
         using T = typename decltype(tag)::type;
         const T* d = dy.data_ptr<T>();
         T* out = dx.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (par)
-        for (int64_t p = 0; p < s.P; ++p) {
+        kernels::parallel_for_if(par, s.P, [&](int64_t p) {
           const T* dp = d + p * n_out;
           const uint8_t* cp = code + p * n_out;
           T* xp = out + p * s.H * s.W;
@@ -326,7 +324,7 @@ struct MaxPool2dBackward : Node {
           if constexpr (std::is_same_v<T, float>) {
             if (avx512) {
               max_pool_k2s2_backward_plane_avx512(dp, cp, s.OH, s.OW, xp);
-              continue;
+              return;  // (the next plane)
             }
           }
 #endif
@@ -343,7 +341,7 @@ struct MaxPool2dBackward : Node {
               r1[2 * ow + 1] = c == 3 ? gv : T(0);
             }
           }
-        }
+        });
       });
       return {dx};
     }
@@ -353,11 +351,11 @@ struct MaxPool2dBackward : Node {
       using T = typename decltype(tag)::type;
       const T* d = dy.data_ptr<T>();
       T* out = dx.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (par)
-      for (int64_t p = 0; p < s.P; ++p)
+      kernels::parallel_for_if(par, s.P, [&](int64_t p) {
         // dx[p, argmax] += dY[p, oh, ow]: the window's maximum took the whole gradient
         for (int64_t o = p * n_out; o < (p + 1) * n_out; ++o)
           if (idx[o] >= 0) out[p * s.H * s.W + idx[o]] += d[o];
+      });
     });
     return {dx};
   }
@@ -396,8 +394,7 @@ struct AvgPool2dBackward : Node {
       using T = typename decltype(tag)::type;
       const T* d = dy.data_ptr<T>();
       T* out = dx.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
-      for (int64_t p = 0; p < s.P; ++p) {
+      kernels::parallel_for_if(parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW), s.P, [&](int64_t p) {
         T* dxp = out + p * s.H * s.W;
         for (int64_t oh = 0; oh < s.OH; ++oh)
           for (int64_t ow = 0; ow < s.OW; ++ow) {
@@ -408,7 +405,7 @@ struct AvgPool2dBackward : Node {
             for (int64_t ih = w.h0; ih < w.h1; ++ih)
               for (int64_t iw = w.w0; iw < w.w1; ++iw) dxp[ih * s.W + iw] += share;
           }
-      }
+      });
     });
     return {dx};
   }
@@ -429,8 +426,7 @@ struct AdaptiveAvgPool2dBackward : Node {
       using T = typename decltype(tag)::type;
       const T* d = dy.data_ptr<T>();
       T* out = dx.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.H * s.W))
-      for (int64_t p = 0; p < s.P; ++p) {
+      kernels::parallel_for_if(parallel_planes(s.P * s.H * s.W), s.P, [&](int64_t p) {
         T* dxp = out + p * s.H * s.W;
         for (int64_t oh = 0; oh < s.OH; ++oh) {
           const int64_t h0 = start_index(oh, s.OH, s.H), h1 = end_index(oh, s.OH, s.H);
@@ -442,7 +438,7 @@ struct AdaptiveAvgPool2dBackward : Node {
               for (int64_t iw = w0; iw < w1; ++iw) dxp[ih * s.W + iw] += share;
           }
         }
-      }
+      });
     });
     return {dx};
   }
@@ -503,8 +499,7 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
     using T = typename decltype(tag)::type;
     const T* xd = x.data_ptr<T>();
     T* yd = y.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW))
-    for (int64_t p = 0; p < s.P; ++p) {
+    kernels::parallel_for_if(parallel_planes(s.P * s.OH * s.OW * s.KH * s.KW), s.P, [&](int64_t p) {
       const T* xp = xd + p * s.H * s.W;
       for (int64_t oh = 0; oh < s.OH; ++oh)
         for (int64_t ow = 0; ow < s.OW; ++ow) {
@@ -514,7 +509,7 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
             for (int64_t iw = w.w0; iw < w.w1; ++iw) sum += xp[ih * s.W + iw];
           yd[(p * s.OH + oh) * s.OW + ow] = w.h0 < w.h1 && w.w0 < w.w1 ? sum / static_cast<T>(w.divisor) : T(0);
         }
-    }
+    });
   });
   record<AvgPool2dBackward>(y, {&input}, {}, [&](AvgPool2dBackward& n) {
     n.s = s;
@@ -548,8 +543,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
     using T = typename decltype(tag)::type;
     const T* xd = x.data_ptr<T>();
     T* yd = y.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_planes(s.P * s.H * s.W))
-    for (int64_t p = 0; p < s.P; ++p) {
+    kernels::parallel_for_if(parallel_planes(s.P * s.H * s.W), s.P, [&](int64_t p) {
       const T* xp = xd + p * s.H * s.W;
       for (int64_t oh = 0; oh < s.OH; ++oh) {
         const int64_t h0 = start_index(oh, s.OH, s.H), h1 = end_index(oh, s.OH, s.H);
@@ -561,7 +555,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
           yd[(p * s.OH + oh) * s.OW + ow] = sum / static_cast<T>((h1 - h0) * (w1 - w0));
         }
       }
-    }
+    });
   });
   record<AdaptiveAvgPool2dBackward>(y, {&input}, {}, [&](AdaptiveAvgPool2dBackward& n) {
     n.s = s;

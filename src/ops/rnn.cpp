@@ -88,8 +88,7 @@ template <class T> struct OutRow {
 // act [N × 4H] = (i, f, g, o) activated; tc [N × H] = tanh(c'); h, c' [N × H].
 template <class T>
 void lstm_pointwise_forward(int64_t N, int64_t H, const T* gates, const T* c, T* act, T* h, T* c_new, T* tc) {
-#pragma omp parallel for schedule(static) if (parallel_rows(N * H))
-  for (int64_t n = 0; n < N; ++n) {
+  kernels::parallel_for_if(parallel_rows(N * H), N, [&](int64_t n) {
     const T* a = gates + n * 4 * H;
     T* s = act + n * 4 * H;
     kernels::simd_for(0, H, SigmoidRow<T>{a, s});                  // i = σ(A_i)
@@ -98,7 +97,7 @@ void lstm_pointwise_forward(int64_t N, int64_t H, const T* gates, const T* c, T*
     kernels::simd_for(0, H, SigmoidRow<T>{a + 3 * H, s + 3 * H});  // o = σ(A_o)
     kernels::simd_for(0, H, CellRow<T>{s, s + H, s + 2 * H, c + n * H, c_new + n * H, tc + n * H});
     kernels::simd_for(0, H, OutRow<T>{s + 3 * H, tc + n * H, h + n * H});
-  }
+  });
 }
 
 // Backward steps, each [H] per row (see the formulas at the top of the file).
@@ -152,8 +151,7 @@ struct LstmCellBackward : Node {
       const T* dcp = dcn.data_ptr<T>();
       T* dap = da.data_ptr<T>();
       T* dcout = dc.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_rows(N * H))
-      for (int64_t n = 0; n < N; ++n) {
+      kernels::parallel_for_if(parallel_rows(N * H), N, [&](int64_t n) {
         const T* a = s + n * 4 * H;  // i, f, g, o of row n
         T* d = dap + n * 4 * H;      // dA_i, dA_f, dA_g, dA_o of row n
         const int64_t r = n * H;
@@ -161,7 +159,7 @@ struct LstmCellBackward : Node {
         kernels::simd_for(0, H, DoRow<T>{dhp + r, tp + r, a + 3 * H, d + 3 * H});
         kernels::simd_for(0, H, DigRow<T>{dcout + r, a, a + 2 * H, d, d + 2 * H});
         kernels::simd_for(0, H, DfRow<T>{cp + r, a + H, dcout + r, d + H});
-      }
+      });
     });
     return {da, dc};
   }

@@ -37,6 +37,19 @@ std::vector<GradBuffer> grads_of(const std::vector<Tensor>& parameters, const ch
   return out;
 }
 
+// Σ term(g[i]) in double, on all threads (OpenMP's reduction) when the buffer is
+// long, otherwise a plain loop (not an if clause: see kernels::parallel_for_if).
+template <class T, class Term> double sum_terms(const T* g, int64_t n, const Term& term) {
+  double acc = 0;
+  if (kernels::use_threads(n)) {
+#pragma omp parallel for reduction(+ : acc)
+    for (int64_t i = 0; i < n; ++i) acc += term(static_cast<double>(g[i]));
+  } else {
+    for (int64_t i = 0; i < n; ++i) acc += term(static_cast<double>(g[i]));
+  }
+  return acc;
+}
+
 // Σ|g|^p over one buffer (p > 0, finite), or max |g| (p = inf), accumulated in
 // double. NaN propagates, as in torch.norm.
 template <class T> double reduce_pow(const T* g, int64_t n, double p) {
@@ -50,17 +63,9 @@ template <class T> double reduce_pow(const T* g, int64_t n, double p) {
     }
     return nan ? std::numeric_limits<double>::quiet_NaN() : acc;
   }
-  if (p == 2) {
-#pragma omp parallel for reduction(+ : acc) if (n >= kernels::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(g[i]) * static_cast<double>(g[i]);
-  } else if (p == 1) {
-#pragma omp parallel for reduction(+ : acc) if (n >= kernels::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) acc += std::abs(static_cast<double>(g[i]));
-  } else {
-#pragma omp parallel for reduction(+ : acc) if (n >= kernels::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) acc += std::pow(std::abs(static_cast<double>(g[i])), p);
-  }
-  return acc;
+  if (p == 2) return sum_terms(g, n, [](double v) { return v * v; });
+  if (p == 1) return sum_terms(g, n, [](double v) { return std::abs(v); });
+  return sum_terms(g, n, [p](double v) { return std::pow(std::abs(v), p); });
 }
 
 }  // namespace
