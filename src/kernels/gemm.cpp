@@ -180,13 +180,37 @@ void sgemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   }
 }
 
-// C[M×N] ← max(C, 0), row by row (!(c <= 0) keeps NaN, as dg::relu).
-template <class T> void relu_block(T* C, int64_t ldc, int64_t M, int64_t N) {
+// gemm's epilogue on a block C[M×N]: C ← C + bias (bias[j] added to column j,
+// when bias is given), then C ← max(C, 0) when relu (!(c <= 0) keeps NaN, as
+// dg::relu). Row by row, one pass.
+template <class T> void epilogue_block(T* C, int64_t ldc, int64_t M, int64_t N, const T* bias, bool relu) {
+  if (!bias && !relu) return;
   simd_run([=] {
     for (int64_t i = 0; i < M; ++i) {
       T* __restrict c = C + i * ldc;
-      for (int64_t j = 0; j < N; ++j) c[j] = c[j] <= T(0) ? T(0) : c[j];
+      const T* __restrict b = bias;
+      if (!b) {
+        for (int64_t j = 0; j < N; ++j) c[j] = c[j] <= T(0) ? T(0) : c[j];
+      } else if (relu) {
+        for (int64_t j = 0; j < N; ++j) {
+          const T v = c[j] + b[j];
+          c[j] = v <= T(0) ? T(0) : v;
+        }
+      } else {
+        for (int64_t j = 0; j < N; ++j) c[j] += b[j];
+      }
     }
+  });
+}
+
+// The epilogue over all of C on the calling thread, or shared by rows of C
+// among the threads when C is large (a product not split by rows of a weight).
+template <class T> void epilogue(T* C, int64_t ldc, int64_t M, int64_t N, const T* bias, bool relu) {
+  if (!bias && !relu) return;
+  constexpr int64_t kRows = 16;
+  parallel_for_if(use_threads(M * N), (M + kRows - 1) / kRows, [&](int64_t r) {
+    const int64_t i0 = r * kRows;
+    epilogue_block(C + i0 * ldc, ldc, std::min(kRows, M - i0), N, bias, relu);
   });
 }
 
@@ -219,7 +243,8 @@ bool split_by_weight_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
 }
 
 void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after) {
+                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after,
+                             const float* bias_after) {
   on_every_thread("a product split by rows of the weight", [&](int t, int n) {
     if (ta) {
       // dW = Aᵀ·B: rows i0..i1 of C are columns i0..i1 of A (A is stored transposed).
@@ -227,7 +252,7 @@ void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alp
       const int64_t i0 = std::min(M, t * step), i1 = std::min(M, i0 + step);
       if (i1 <= i0) return;
       sgemm(true, false, i1 - i0, N, K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc);
-      if (relu_after) relu_block(C + i0 * ldc, ldc, i1 - i0, N);
+      epilogue_block(C + i0 * ldc, ldc, i1 - i0, N, bias_after, relu_after);
       return;
     }
     // Y = A·Bᵀ: columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
@@ -235,7 +260,7 @@ void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alp
     const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step);
     if (j1 <= j0) return;
     sgemm_block_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
-    if (relu_after) relu_block(C + j0, ldc, M, j1 - j0);
+    epilogue_block(C + j0, ldc, M, j1 - j0, bias_after ? bias_after + j0 : nullptr, relu_after);
   });
 }
 
@@ -278,15 +303,15 @@ void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 }  // namespace
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after) {
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after, const float* bias_after) {
   if (M == 0 || N == 0) return;
   if (!split_along_k(M, N, K) && split_by_weight_rows(ta, tb, M, N, K)) {
     // Each thread applies the epilogue to its own block, still in its cache.
-    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after);
+    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after, bias_after);
     return;
   }
   gemm_product(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (relu_after) relu_block(C, ldc, M, N);
+  epilogue(C, ldc, M, N, bias_after, relu_after);
 }
 
 template <class T>
@@ -308,7 +333,8 @@ template void gemm_reference<double>(bool, bool, int64_t, int64_t, int64_t, doub
                                      const double*, int64_t, double, double*, int64_t);
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after) {
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after,
+          const double* bias_after) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
@@ -320,7 +346,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
                 static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
                 beta, C, static_cast<int>(ldc));
   }
-  if (relu_after) relu_block(C, ldc, M, N);
+  epilogue(C, ldc, M, N, bias_after, relu_after);
 }
 
 namespace {

@@ -367,14 +367,20 @@ Tensor sum(const Tensor& a, IntArrayRef dims, bool keepdim);
 void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tensor& indices);
 
 // ---------------------------------------------------------------------- GEMM
-// Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; with
-// relu_after, then C ← max(C, 0) (NaN kept, as dg::relu) for linear_relu: in a
-// product split by rows of a weight each thread clips its own block while it
-// is in that core's cache, otherwise the calling thread clips C afterwards.
+// Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; then an
+// epilogue for a linear layer: with bias_after, C ← C + bias_after (bias_after[j]
+// added to every row's column j: a bias [N] broadcast over the M rows), and with
+// relu_after, C ← max(C, 0) (NaN kept, as dg::relu) for linear_relu. In a
+// product split by rows of a weight each thread finishes its own block while it
+// is in that core's cache; otherwise the epilogue runs after the product (on
+// all threads when C is large).
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after = false);
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after = false,
+          const float* bias_after = nullptr);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after = false);
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after = false,
+          const double* bias_after = nullptr);
+
 // The same product by three plain loops (row i of C accumulates op(A)[i,k] · row k
 // of op(B)): the readable definition, and float64's path inside a parallel region.
 template <class T>

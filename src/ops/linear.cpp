@@ -1,8 +1,9 @@
-// The affine op (nn::functional::linear), fused: Y = X·Wᵀ + b in one GEMM whose
-// output is pre-filled with the bias rows (beta = 1), so the bias costs no
-// separate pass over Y and no temporary. linear_relu (Sequential's Linear →
-// ReLU) is the same op with max(·, 0) applied by the GEMM's threads to their
-// own blocks of Y, and the ReLU's mask applied to dY in the backward.
+// The affine op (nn::functional::linear), fused: Y = X·Wᵀ + b in one GEMM call
+// whose threads each add b to their own block of Y right after computing it
+// (the GEMM's epilogue), so the bias costs no separate pass over Y and no
+// temporary. linear_relu (Sequential's Linear → ReLU) is the same op with
+// max(·, 0) in the same epilogue, and the ReLU's mask applied to dY in the
+// backward.
 //
 // Dimension analysis (docs/derivations/affine.md), with X viewed as [N×D]
 // (every leading dim folded into N), W [C×D], b [C], Y [N×C]:
@@ -142,18 +143,12 @@ Tensor linear_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
   Tensor y = make_tensor(out_shape, input.dtype());
   dispatch_floating(input.dtype(), "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T* py = y.data_ptr<T>();
-    T beta = 0;
-    if (bias.defined()) {
-      // Y ← b broadcast over the rows; the GEMM then adds X·Wᵀ to it (beta = 1).
-      Tensor b = kernels::as_contiguous(bias);
-      const T* pb = b.data_ptr<T>();
-      kernels::parallel_for_if(kernels::use_threads(N * C), N,
-                               [&](int64_t n) { std::memcpy(py + n * C, pb, sizeof(T) * static_cast<size_t>(C)); });
-      beta = 1;
-    }
-    // Y[N×C] = X[N×D] · Wᵀ[D×C] (+ Y), then max(Y, 0) for linear_relu
-    kernels::gemm(false, true, N, C, D, T(1), x.data_ptr<T>(), D, w.data_ptr<T>(), D, beta, py, C, relu);
+    const Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
+    // Y[N×C] = X[N×D] · Wᵀ[D×C], + b broadcast over the N rows, then max(Y, 0)
+    // for linear_relu: the bias and the clip in gemm's epilogue, each thread
+    // on its own block of Y while that is in its cache.
+    kernels::gemm(false, true, N, C, D, T(1), x.data_ptr<T>(), D, w.data_ptr<T>(), D, T(0), y.data_ptr<T>(), C,
+                  relu, b.defined() ? b.data_ptr<T>() : nullptr);
   });
   record<LinearBackward>(
       y, {&input, &weight, &bias}, {},

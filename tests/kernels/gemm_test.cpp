@@ -140,21 +140,26 @@ TEST(Gemm, Float32SplitByRowsOfTheWeight) {
   }
 }
 
-// relu_after (linear_relu's epilogue): bit for bit the product then max(·, 0),
-// on every path — the split by rows of the weight (each thread's own block),
-// the K-split, OpenBLAS's tiny products, the one-thread small ones, the
-// transposed form, float64 — with negative and positive outputs, NaN kept, and
-// the padding of C untouched.
-template <class T> void check_relu_after(const Case& c, double beta, int threads) {
+// The epilogue (a linear layer's bias, linear_relu's clip): bit for bit the
+// product, then + bias[j] on every row's column j, then max(·, 0), on every
+// path — the split by rows of the weight (each thread's own block, its slice
+// of the bias), the K-split, OpenBLAS's tiny products, the one-thread small
+// ones, the transposed form, a large unsplit C (the epilogue on all threads),
+// float64 — with negative and positive outputs, NaN kept, and the padding of C
+// untouched.
+template <class T> void check_epilogue(const Case& c, double beta, int threads, bool with_bias, bool relu) {
   Operands<T> o(c, static_cast<unsigned>(c.M * 7 + c.N * 3 + c.K));
   const int64_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
   const std::vector<T>&A = o.A, &B = o.B;
   std::vector<T>& C = o.C;
   if (beta != 0) C[1] = std::numeric_limits<T>::quiet_NaN();  // C[0, 1] stays NaN
+  std::vector<T> bias(static_cast<size_t>(c.N));
+  for (size_t j = 0; j < bias.size(); ++j) bias[j] = static_cast<T>(0.25 * std::sin(double(j) + 0.5));
   std::vector<T> fused = C, plain = C;
   const int saved = get_num_threads();
   set_num_threads(threads);
-  gemm(c.ta, c.tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, static_cast<T>(beta), fused.data(), ldc, true);
+  gemm(c.ta, c.tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, static_cast<T>(beta), fused.data(), ldc, relu,
+       with_bias ? bias.data() : nullptr);
   gemm(c.ta, c.tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, static_cast<T>(beta), plain.data(), ldc);
   set_num_threads(saved);
   int negative = 0;
@@ -163,12 +168,14 @@ template <class T> void check_relu_after(const Case& c, double beta, int threads
       const size_t at = static_cast<size_t>(i * ldc + j);
       T want = plain[at];
       if (j < c.N) {
+        if (with_bias) want += bias[static_cast<size_t>(j)];
         negative += want < 0;
-        want = want <= T(0) ? T(0) : want;
+        if (relu) want = want <= T(0) ? T(0) : want;
       }
       ASSERT_EQ(std::memcmp(&fused[at], &want, sizeof(T)), 0)
           << "C[" << i << "," << j << "] ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N
-          << " K=" << c.K << " threads=" << threads << ": " << fused[at] << " against " << want;
+          << " K=" << c.K << " threads=" << threads << " bias=" << with_bias << " relu=" << relu << ": " << fused[at]
+          << " against " << want;
     }
   EXPECT_GT(negative, 0) << "the case has no negative output to clip";
   if (beta != 0 && c.K > 0) {
@@ -176,15 +183,19 @@ template <class T> void check_relu_after(const Case& c, double beta, int threads
   }
 }
 
-TEST(Gemm, ReluAfterIsTheProductThenMaxZeroOnEveryPath) {
+TEST(Gemm, EpilogueIsTheProductThenBiasThenMaxZeroOnEveryPath) {
   for (int threads : {1, 2, 3})
     for (Case c : {Case{false, true, 64, 100, 784}, Case{false, true, 128, 512, 256}, Case{true, false, 100, 784, 64},
                    Case{false, true, 130, 33, 2000}, Case{false, false, 8, 20, 8000}, Case{false, true, 7, 5, 3},
-                   Case{false, false, 64, 33, 100}, Case{false, true, 3000, 20, 50}, Case{true, true, 200, 150, 300}})
-      for (double beta : {0.0, 1.0}) {
-        check_relu_after<float>(c, beta, threads);
-        check_relu_after<double>(c, beta, threads);
-      }
+                   Case{false, false, 64, 33, 100}, Case{false, true, 3000, 20, 50}, Case{true, true, 200, 150, 300},
+                   Case{false, false, 3000, 40, 30}})
+      for (double beta : {0.0, 1.0})
+        for (bool with_bias : {false, true})
+          for (bool relu : {false, true}) {
+            if (!with_bias && !relu) continue;  // no epilogue: the product itself, checked above
+            check_epilogue<float>(c, beta, threads, with_bias, relu);
+            check_epilogue<double>(c, beta, threads, with_bias, relu);
+          }
 }
 
 TEST(Gemm, Float64AndTheReferenceLoops) {
