@@ -4,6 +4,8 @@
 // where its value came from; an element picked twice receives the sum (rule 2).
 #include <omp.h>
 
+#include <type_traits>
+
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -55,6 +57,25 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
   // bytes: 7.8 → 6.6 µs on one thread; 128 images on two threads: 8.3 → 7.2 µs).
   constexpr int64_t kAhead = 4;
   const bool prefetch = row_bytes >= 256;
+  // Rows of one element (a batch's labels) from a 1-d tensor: a plain typed
+  // gather, whose independent loads the CPU overlaps, instead of a call to
+  // memcpy and two divisions per element (64 labels from Fashion-MNIST's 60000
+  // in W3's loop: 3.0–3.6 → 1.1–1.6 µs).
+  if (g.outer == 1 && !par && (es == 1 || es == 2 || es == 4 || es == 8) && g.inner == 1) {
+    // (a fixed-size memcpy is one load and one store, for any element type)
+    auto gather = [&](auto bytes) {
+      constexpr size_t B = decltype(bytes)::value;
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t r = ix[k] < 0 ? ix[k] + size : ix[k];
+        std::memcpy(dst + static_cast<size_t>(k) * B, src + static_cast<size_t>(r) * B, B);
+      }
+    };
+    if (es == 1) gather(std::integral_constant<size_t, 1>{});
+    else if (es == 2) gather(std::integral_constant<size_t, 2>{});
+    else if (es == 4) gather(std::integral_constant<size_t, 4>{});
+    else gather(std::integral_constant<size_t, 8>{});
+    return out;
+  }
   kernels::parallel_for_if(par, rows, [&](int64_t k) {
     if (prefetch && k + kAhead < rows) {
       const char* ahead = source_row(k + kAhead);

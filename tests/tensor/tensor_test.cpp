@@ -332,3 +332,29 @@ TEST(IndexSelect, LongRowsOnEveryThreadCount) {
     }
   }
 }
+
+// Picking single elements from a 1-d tensor (a batch's labels) takes a typed
+// gather for each element size: 1 (uint8, bool), 4 (float32), 8 (int64,
+// float64) bytes, with negative and repeated indices; every value and its bits
+// must come through.
+TEST(IndexSelect, SingleElementsOfEverySize) {
+  std::vector<int64_t> picks;
+  for (int64_t k = 0; k < 200; ++k) picks.push_back(k % 5 == 0 ? -1 - (k % 37) : (k * 613) % 1000);
+  const Tensor idx = dg::tensor(picks);
+  dg::manual_seed(5);
+  const Tensor base = dg::randn({1000}, dg::kFloat64) * 1e3;
+  for (dg::ScalarType t : {dg::kUInt8, dg::kBool, dg::kFloat32, dg::kInt64, dg::kFloat64}) {
+    const Tensor src = t == dg::kBool ? base > 0 : t == dg::kUInt8 ? base.abs().to(dg::kUInt8) : base.to(t);
+    const Tensor got = src.index_select(0, idx);
+    ASSERT_EQ(got.dtype(), t);
+    ASSERT_EQ(shape(got), (std::vector<int64_t>{200}));
+    const size_t es = src.element_size();
+    const auto* s = static_cast<const unsigned char*>(src.raw_data());
+    const auto* g = static_cast<const unsigned char*>(got.raw_data());
+    for (size_t k = 0; k < picks.size(); ++k) {
+      const int64_t r = picks[k] < 0 ? picks[k] + 1000 : picks[k];
+      ASSERT_EQ(std::memcmp(g + k * es, s + static_cast<size_t>(r) * es, es), 0)
+          << "element " << k << " (index " << picks[k] << ") of " << dg::dtype_name(t);
+    }
+  }
+}
