@@ -50,8 +50,9 @@ template <class F> void parallel_range(int64_t n, const F& f) {
 // Not `#pragma omp parallel ... if (cond)`: with the condition false, libgomp
 // still starts a team of one thread and ends it with a futex system call, about
 // 0.4 µs on this machine's VM, and a W3 training step met ten of them (small
-// ops: a gather of labels, a bias copy, each thread's transposed block inside a
-// split product; docs/performance.md, round 7). These run the plain loop instead.
+// ops: a gather of labels, the column sums of a small gradient, each thread's
+// transposed block inside a split product; docs/performance.md, round 7).
+// These run the plain loop instead.
 
 // body(i) for i in [0, n): split among the threads (OpenMP's static schedule)
 // when par, otherwise in order on the calling thread. A body taking (i, thread)

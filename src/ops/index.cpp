@@ -51,17 +51,11 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
     const int64_t r = ix[j] < 0 ? ix[j] + size : ix[j];
     return src + static_cast<size_t>((o * size + r) * g.inner) * es;
   };
-  // The hardware prefetcher follows a row once it is being read, but not the
-  // jump to the next row: asking for the row kAhead places ahead keeps several
-  // misses in flight (a batch of 64 Fashion-MNIST images from the 47 MB set of
-  // bytes: 7.8 → 6.6 µs on one thread; 128 images on two threads: 8.3 → 7.2 µs).
-  constexpr int64_t kAhead = 4;
-  const bool prefetch = row_bytes >= 256;
   // Rows of one element (a batch's labels) from a 1-d tensor: a plain typed
   // gather, whose independent loads the CPU overlaps, instead of a call to
   // memcpy and two divisions per element (64 labels from Fashion-MNIST's 60000
   // in W3's loop: 3.0–3.6 → 1.1–1.6 µs).
-  if (g.outer == 1 && !par && (es == 1 || es == 2 || es == 4 || es == 8) && g.inner == 1) {
+  if (g.outer == 1 && g.inner == 1 && !par && (es == 1 || es == 2 || es == 4 || es == 8)) {
     // (a fixed-size memcpy is one load and one store, for any element type)
     auto gather = [&](auto bytes) {
       constexpr size_t B = decltype(bytes)::value;
@@ -76,6 +70,12 @@ Tensor index_select_raw(const Tensor& a_in, int64_t dim, const Tensor& idx_in) {
     else gather(std::integral_constant<size_t, 8>{});
     return out;
   }
+  // The hardware prefetcher follows a row once it is being read, but not the
+  // jump to the next row: asking for the row kAhead places ahead keeps several
+  // misses in flight (a batch of 64 Fashion-MNIST images from the 47 MB set of
+  // bytes: 7.8 → 6.6 µs on one thread; 128 images on two threads: 8.3 → 7.2 µs).
+  constexpr int64_t kAhead = 4;
+  const bool prefetch = row_bytes >= 256;
   kernels::parallel_for_if(par, rows, [&](int64_t k) {
     if (prefetch && k + kAhead < rows) {
       const char* ahead = source_row(k + kAhead);
