@@ -46,7 +46,7 @@ template <class F> void parallel_range(int64_t n, const F& f) {
   }
 }
 
-// Loops and regions that run on several threads only when a condition holds.
+// Loops that run on several threads only when a condition holds.
 // Not `#pragma omp parallel ... if (cond)`: with the condition false, libgomp
 // still starts a team of one thread and ends it with a futex system call, about
 // 0.4 µs on this machine's VM, and a W3 training step met ten of them (small
@@ -71,17 +71,6 @@ template <class F> void parallel_for_if(bool par, int64_t n, const F& body) {
     if constexpr (with_thread) body(i, omp_get_thread_num());
     else body(i);
   }
-}
-
-// body(thread, threads) once on every thread when par, otherwise body(0, 1) on
-// the calling thread.
-template <class F> void parallel_region_if(bool par, const F& body) {
-  if (!par) {
-    body(0, 1);
-    return;
-  }
-  DG_OMP(omp parallel)
-  body(omp_get_thread_num(), omp_get_num_threads());
 }
 
 // ------------------------------------------------------------- loop planning

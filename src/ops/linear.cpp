@@ -24,10 +24,9 @@ namespace {
 template <class T>
 void column_sums(const T* dy, T* db, int64_t N, int64_t C, const T* y = nullptr, T* g = nullptr) {
   // Each thread owns a block of columns and walks the rows in order (rows are
-  // contiguous, so the inner loop over a column block vectorizes).
-  kernels::parallel_region_if(kernels::use_threads(N * C) && C >= 64, [&](int tid, int nt) {
-    const int64_t chunk = (C + nt - 1) / nt;
-    const int64_t c0 = std::min<int64_t>(C, tid * chunk), c1 = std::min<int64_t>(C, c0 + chunk);
+  // contiguous, so the inner loop over a column block vectorizes); under 64
+  // columns the whole matrix stays on one thread.
+  parallel_chunks(C, C >= 64 ? N * C : 0, [&](int64_t c0, int64_t c1) {
     simd_if_float<T>([&] {  // (compiled for the CPU's vector width)
       if (db)
         for (int64_t c = c0; c < c1; ++c) db[c] = 0;

@@ -1,7 +1,7 @@
-// kernels::parallel_for_if and parallel_region_if: every index runs exactly
-// once, on all threads when asked and otherwise on the calling thread without
-// starting an OpenMP team at all (the reason they exist: a `parallel if (false)`
-// still starts and ends a one-thread team, a system call each time).
+// kernels::parallel_for_if: every index runs exactly once, on all threads when
+// asked and otherwise on the calling thread without starting an OpenMP team at
+// all (the reason it exists: a `parallel if (false)` still starts and ends a
+// one-thread team, a system call each time).
 #include <gtest/gtest.h>
 
 #include <omp.h>
@@ -64,30 +64,6 @@ TEST(Parallel, ForIfFalseRunsInOrderOnTheCallerWithoutATeam) {
   int seen_thread = -1;
   parallel_for_if(false, 1, [&](int64_t, int thread) { seen_thread = thread; });
   EXPECT_EQ(seen_thread, 0);
-}
-
-TEST(Parallel, RegionIfRunsOncePerThreadOrOnceOnTheCaller) {
-  ThreadsScope scope;
-  for (int threads : {1, 2, 3}) {
-    set_num_threads(threads);
-    std::vector<std::atomic<int>> per_thread(static_cast<size_t>(threads));
-    std::atomic<int> team_size{0};
-    parallel_region_if(true, [&](int t, int n) {
-      per_thread[static_cast<size_t>(t)]++;
-      team_size = n;
-    });
-    EXPECT_EQ(team_size.load(), threads);
-    for (int t = 0; t < threads; ++t) EXPECT_EQ(per_thread[static_cast<size_t>(t)].load(), 1) << "thread " << t;
-
-    int calls = 0;
-    parallel_region_if(false, [&](int t, int n) {
-      EXPECT_EQ(t, 0);
-      EXPECT_EQ(n, 1);
-      EXPECT_EQ(omp_get_level(), 0) << "no team started";
-      ++calls;
-    });
-    EXPECT_EQ(calls, 1);
-  }
 }
 
 }  // namespace
