@@ -349,6 +349,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
   epilogue(C, ldc, M, N, bias_after, relu_after);
 }
 
+bool blas_runs_on_openmp() { return openblas_get_parallel() == OPENBLAS_OPENMP; }
+
 namespace {
 
 // How a 2-d strided tensor [rows×cols] can be handed to GEMM without a copy.

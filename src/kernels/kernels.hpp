@@ -371,6 +371,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after = false,
           const double* bias_after = nullptr);
 
+// Whether the OpenBLAS that dimgrad loaded is its OpenMP build (cmake/openblas.cmake):
+// then its products run on dimgrad's OpenMP threads, and loading it starts no
+// pool of its own.
+bool blas_runs_on_openmp();
+
 // The same product by three plain loops (row i of C accumulates op(A)[i,k] · row k
 // of op(B)): the readable definition, and float64's path inside a parallel region.
 template <class T>

@@ -66,5 +66,11 @@ TEST(Parallel, ForIfFalseRunsInOrderOnTheCallerWithoutATeam) {
   EXPECT_EQ(seen_thread, 0);
 }
 
+// One pool: the OpenBLAS dimgrad loads is the build on OpenMP. The default
+// pthread build would start threads of its own when the library loads, beside
+// OpenMP's, and they allocate (a 128 MiB buffer) whenever they first get to run
+// — under another test's address-space cap, once (tests/reliability).
+TEST(Parallel, OpenBlasRunsOnTheOpenMpThreads) { EXPECT_TRUE(blas_runs_on_openmp()); }
+
 }  // namespace
 }  // namespace dg::kernels
