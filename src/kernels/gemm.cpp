@@ -278,8 +278,8 @@ void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     // Tiny products — a classifier's last layer — go to OpenBLAS, whose
     // small-matrix path is up to 2× faster than oneDNN's here (64×100×10: 72.7
     // against 37.4 GFLOP/s, docs/gemm-backends.md). At this size OpenBLAS
-    // always runs on the calling thread (it starts its own pool only above
-    // 65536 × GEMM_MULTITHREAD_THRESHOLD multiply-adds), so no second pool wakes.
+    // always runs on the calling thread (it splits a product only above
+    // 65536 × GEMM_MULTITHREAD_THRESHOLD multiply-adds), so no team starts.
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
                 static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb),
                 beta, C, static_cast<int>(ldc));

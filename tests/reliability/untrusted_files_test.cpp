@@ -64,6 +64,9 @@ std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, size_t data_by
 
 // Lowers the soft address-space limit to what the process maps now plus `extra`,
 // for the scope. The hard limit is untouched, so the destructor can restore it.
+// The cap is the whole process's: a thread that maps memory meanwhile (as
+// OpenBLAS's pthread pool did when it first ran, see cmake/openblas.cmake)
+// takes from the same slack.
 class AddressSpaceCap {
  public:
   explicit AddressSpaceCap(int64_t extra_bytes) {
