@@ -2,10 +2,20 @@
 // alternative to im2col + GEMM (src/ops/conv.cpp picks between them).
 //
 // Primitives are created once per geometry and cached: creating one costs far
-// more than running it on the small tensors of a training step. oneDNN picks its
-// own (blocked, nChw16c-like) layouts and we reorder our plain NCHW / OIHW
-// buffers in and out: measured on this CPU, that is faster than primitives on the
-// plain layouts by 20-45% even with the reorders (docs/derivations/conv2d.md).
+// more than running it on the small tensors of a training step. dimgrad's
+// tensors are NCHW / OIHW and are reordered into the primitives' layouts and
+// out again. Which layouts, by measurement (docs/performance.md, round 9):
+//  - few input or output channels (a first layer, 1→32): oneDNN's own choice,
+//    its blocked nChw16c layout; with NCHW or NHWC activations those kernels
+//    were 2-3× slower.
+//  - 16 or more of both (32→64): NHWC activations. oneDNN then runs its
+//    brgemm-based kernels, which reached 135-150 GFLOP/s on one core against
+//    87-97 for its direct kernels on nChw16c (Ice Lake; the reorders cost the
+//    same either way).
+//  - the data gradient of a stride-1 convolution is run as a forward
+//    convolution of dY with the weights transposed and flipped (below): oneDNN
+//    2.6 has no brgemm kernel for the data gradient, and its direct one ran at
+//    the direct forward's 96 GFLOP/s.
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -44,13 +54,39 @@ struct ConvPrims {
   memory::desc x_md, w_md, b_md, y_md;  // our plain layouts
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_forward fwd;
+  // The data gradient: oneDNN's backward-data primitive, or (data_as_forward)
+  // a forward convolution of dY with the transposed, flipped weights wt_md.
+  bool data_as_forward = false;
   std::unique_ptr<dnnl::convolution_backward_data::primitive_desc> bwd_data_pd;
   dnnl::convolution_backward_data bwd_data;
+  memory::desc wt_md;  // plain [C, K, KH, KW]
+  std::unique_ptr<dnnl::convolution_forward::primitive_desc> data_fwd_pd;
+  dnnl::convolution_forward data_fwd;
   std::unique_ptr<dnnl::convolution_backward_weights::primitive_desc> bwd_w_pd;
   dnnl::convolution_backward_weights bwd_w;
+
+  memory::desc dy_desc_for_data() const {
+    return data_as_forward ? data_fwd_pd->src_desc() : bwd_data_pd->diff_dst_desc();
+  }
 };
 
 memory::dims dims_of(std::initializer_list<int64_t> l) { return memory::dims(l.begin(), l.end()); }
+
+// NHWC activations when both sides have enough channels to fill a vector
+// (see the top of the file); else oneDNN's choice.
+tag activation_layout(const Conv2dShape& s) {
+  return s.groups == 1 && s.C >= 16 && s.K >= 16 ? tag::nhwc : tag::any;
+}
+
+// For stride 1 and dilation 1, the data gradient is itself a convolution:
+//   dX[n, c, h, w] = Σ_k Σ_{i,j} dY[n, k, h + PH − i, w + PW − j] · W[k, c, i, j]
+// and with i' = KH − 1 − i, j' = KW − 1 − j this is the forward convolution of dY
+// (K channels in, C out) with Wt[c, k, i', j'] = W[k, c, KH − 1 − i', KW − 1 − j']
+// and padding KH − 1 − PH, KW − 1 − PW on each side, whose output is H × W.
+bool data_gradient_as_forward(const Conv2dShape& s) {
+  return activation_layout(s) == tag::nhwc && s.SH == 1 && s.SW == 1 && s.DH == 1 && s.DW == 1 &&
+         s.PH <= s.KH - 1 && s.PW <= s.KW - 1;
+}
 
 std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
   auto p = std::make_shared<ConvPrims>();
@@ -65,18 +101,32 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
                      pad_l = dims_of({s.PH, s.PW}),
                      pad_r = dims_of({(s.OH - 1) * s.SH + s.DH * (s.KH - 1) + 1 - s.H - s.PH,
                                       (s.OW - 1) * s.SW + s.DW * (s.KW - 1) + 1 - s.W - s.PW});
-  auto pick = [&](const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); };
+  const tag act = activation_layout(s);
+  auto activation = [&](const memory::desc& d) { return memory::desc(d.dims(), dt::f32, act); };
+  auto any = [&](const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); };
   auto algo = dnnl::algorithm::convolution_direct;
-  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, pick(p->x_md), pick(p->w_md),
-                                     bias ? p->b_md : memory::desc(), pick(p->y_md), strides, dil, pad_l, pad_r);
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, activation(p->x_md), any(p->w_md),
+                                     bias ? p->b_md : memory::desc(), activation(p->y_md), strides, dil, pad_l,
+                                     pad_r);
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(fd, cpu_engine());
   p->fwd = dnnl::convolution_forward(p->fwd_pd);
-  dnnl::convolution_backward_data::desc bd(algo, pick(p->x_md), pick(p->w_md), pick(p->y_md), strides, dil, pad_l,
-                                           pad_r);
-  p->bwd_data_pd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, cpu_engine(), p->fwd_pd);
-  p->bwd_data = dnnl::convolution_backward_data(*p->bwd_data_pd);
-  dnnl::convolution_backward_weights::desc wd(algo, pick(p->x_md), pick(p->w_md), bias ? p->b_md : memory::desc(),
-                                              pick(p->y_md), strides, dil, pad_l, pad_r);
+  p->data_as_forward = data_gradient_as_forward(s);
+  if (p->data_as_forward) {
+    p->wt_md = memory::desc(dims_of({s.C, s.K, s.KH, s.KW}), dt::f32, tag::oihw);
+    const memory::dims unit = dims_of({1, 1}), none = dims_of({0, 0}), pad = dims_of({s.KH - 1 - s.PH, s.KW - 1 - s.PW});
+    dnnl::convolution_forward::desc dd(dnnl::prop_kind::forward_inference, algo, activation(p->y_md), any(p->wt_md),
+                                       activation(p->x_md), unit, none, pad, pad);
+    p->data_fwd_pd = std::make_unique<dnnl::convolution_forward::primitive_desc>(dd, cpu_engine());
+    p->data_fwd = dnnl::convolution_forward(*p->data_fwd_pd);
+  } else {
+    dnnl::convolution_backward_data::desc bd(algo, activation(p->x_md), any(p->w_md), activation(p->y_md), strides,
+                                             dil, pad_l, pad_r);
+    p->bwd_data_pd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, cpu_engine(), p->fwd_pd);
+    p->bwd_data = dnnl::convolution_backward_data(*p->bwd_data_pd);
+  }
+  dnnl::convolution_backward_weights::desc wd(algo, activation(p->x_md), any(p->w_md),
+                                              bias ? p->b_md : memory::desc(), activation(p->y_md), strides, dil,
+                                              pad_l, pad_r);
   p->bwd_w_pd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(wd, cpu_engine(), p->fwd_pd);
   p->bwd_w = dnnl::convolution_backward_weights(*p->bwd_w_pd);
   return p;
@@ -189,15 +239,29 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_
   // (the usual case) it is reordered once and shared.
   std::optional<Arg> dy_data, dy_weights;
   if (dx) {
-    dy_data.emplace(p->y_md, p->bwd_data_pd->diff_dst_desc(), const_cast<float*>(dy));
+    dy_data.emplace(p->y_md, p->dy_desc_for_data(), const_cast<float*>(dy));
     dy_data->in();
   }
-  const bool share = dx && p->bwd_data_pd->diff_dst_desc() == p->bwd_w_pd->diff_dst_desc();
+  const bool share = dx && p->dy_desc_for_data() == p->bwd_w_pd->diff_dst_desc();
   if (dw && !share) {
     dy_weights.emplace(p->y_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
     dy_weights->in();
   }
-  if (dx) {
+  if (dx && p->data_as_forward) {
+    // dX [N, C, H, W] = dY [N, K, OH, OW] convolved with Wt [C, K, KH, KW], Wt[c, k, i, j] = W[k, c, KH−1−i, KW−1−j]
+    Tensor wt_buf = dg::detail::make_tensor({s.C, s.K, s.KH, s.KW}, kFloat);
+    float* wt = static_cast<float*>(wt_buf.raw_data());
+    const int64_t taps = s.KH * s.KW;
+    for (int64_t k = 0; k < s.K; ++k)
+      for (int64_t c = 0; c < s.C; ++c)
+        for (int64_t t = 0; t < taps; ++t) wt[(c * s.K + k) * taps + (taps - 1 - t)] = w[(k * s.C + c) * taps + t];
+    Arg Wt(p->wt_md, p->data_fwd_pd->weights_desc(), wt);
+    Arg DX(p->x_md, p->data_fwd_pd->dst_desc(), dx);
+    Wt.in();
+    p->data_fwd.execute(cpu_stream(),
+                        {{DNNL_ARG_SRC, dy_data->prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DST, DX.prim}});
+    DX.out();
+  } else if (dx) {
     // dX [N, C, H, W]: the transposed convolution of dY with W
     Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
     Arg DX(p->x_md, p->bwd_data_pd->diff_src_desc(), dx);

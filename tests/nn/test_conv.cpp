@@ -116,6 +116,56 @@ TEST(Conv2d, Im2colAndOneDNNRoutesAgree) {
   }
 }
 
+// With 16 or more channels on both sides the oneDNN route uses NHWC activations
+// and, for stride 1 and dilation 1, computes dX as a forward convolution of dY
+// with the weights transposed and flipped (padding KH − 1 − PH). Each geometry
+// here picks a different side of those choices; all must agree with im2col + GEMM
+// and with float64. The non-square kernels and unequal paddings catch a flip or
+// a padding taken from the wrong axis.
+TEST(Conv2d, WideChannelRoutesAgreeOnEveryGeometry) {
+  const Geometry cases[] = {
+      {"k3_p1", 2, 16, 7, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {"k3_p0", 2, 16, 7, 6, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true},
+      {"k3x5_p1x2", 3, 24, 6, 9, 16, 3, 5, 1, 1, 1, 2, 1, 1, 1, true},
+      {"k5x3_p0x1_no_bias", 1, 16, 8, 5, 32, 5, 3, 1, 1, 0, 1, 1, 1, 1, false},
+      {"k1", 2, 16, 4, 5, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},
+      {"stride2", 2, 16, 8, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, true},     // backward-data primitive
+      {"dilation2", 2, 16, 9, 8, 16, 3, 3, 1, 1, 2, 2, 2, 2, 1, true},   // backward-data primitive
+      {"pad_over_kernel", 1, 16, 5, 5, 16, 3, 3, 1, 1, 3, 3, 1, 1, 1, true},  // PH > KH − 1
+      {"narrow_out_15", 2, 16, 6, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},     // blocked layout
+  };
+  for (const Geometry& g : cases) {
+    manual_seed(17);
+    Tensor x = randn({g.n, g.c, g.h, g.w}).requires_grad_();
+    Tensor w = randn({g.k, g.c, g.kh, g.kw}).requires_grad_();
+    Tensor b = g.bias ? randn({g.k}).requires_grad_() : Tensor();
+    TensorList wrt{x, w};
+    if (g.bias) wrt.push_back(b);
+    auto run = [&](const Tensor& xi, const Tensor& wi, const Tensor& bi) {
+      return conv2d(xi, wi, bi, {g.sh, g.sw}, {g.ph, g.pw}, {g.dh, g.dw});
+    };
+    Tensor gy;
+    Tensor ys[2];
+    TensorList res[2];
+    const kernels::ConvAlgo algos[2] = {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN};
+    for (int r = 0; r < 2; ++r) {
+      kernels::set_conv_algo(algos[r]);
+      ys[r] = run(x, w, b);
+      if (!gy.defined()) gy = randn(ys[r].sizes());
+      res[r] = autograd::grad({ys[r]}, wrt, {gy});
+    }
+    kernels::set_conv_algo(kernels::ConvAlgo::Auto);
+    Tensor y64 = run(x.detach().to(kFloat64), w.detach().to(kFloat64),
+                     g.bias ? b.detach().to(kFloat64) : Tensor());
+    EXPECT_TRUE(close(ys[1], y64, 1e-4, 1e-4)) << g.name;
+    EXPECT_TRUE(close(ys[0], ys[1], 1e-4, 1e-4)) << g.name;
+    for (size_t i = 0; i < wrt.size(); ++i) {
+      const double scale = res[0][i].abs().max().item<double>();
+      EXPECT_TRUE(close(res[0][i], res[1][i], 2e-5 * scale + 1e-5, 1e-4)) << g.name << " grad " << i;
+    }
+  }
+}
+
 // Every subset of {x, W, b} needing a gradient, on both routes: the passes that
 // run (and the ones skipped) agree with im2col + GEMM.
 TEST(Conv2d, PartialGradientsOnEveryRoute) {
