@@ -167,22 +167,25 @@ TEST(Conv2d, WideChannelRoutesAgreeOnEveryGeometry) {
 }
 
 // Every subset of {x, W, b} needing a gradient, on both routes: the passes that
-// run (and the ones skipped) agree with im2col + GEMM.
+// run (and the ones skipped) agree with im2col + GEMM. 8 output channels take
+// oneDNN's blocked layout, 16 its NHWC one with dX as a forward convolution.
 TEST(Conv2d, PartialGradientsOnEveryRoute) {
-  manual_seed(13);
-  const Tensor x0 = randn({3, 16, 6, 5}), w0 = randn({8, 16, 3, 3}), b0 = randn({8}), gy = randn({3, 8, 6, 5});
-  for (int mask = 1; mask < 8; ++mask) {
-    TensorList ref;
-    for (auto algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN, kernels::ConvAlgo::Auto}) {
-      kernels::set_conv_algo(algo);
-      Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
-      TensorList wrt;
-      for (int i = 0; i < 3; ++i)
-        if (mask & (1 << i)) wrt.push_back((i == 0 ? x : i == 1 ? w : b).requires_grad_());
-      TensorList got = autograd::grad({conv2d(x, w, b, 1, 1)}, wrt, {gy});
-      if (ref.empty()) ref = got;
-      for (size_t i = 0; i < got.size(); ++i)
-        EXPECT_TRUE(close(got[i], ref[i], 1e-3, 1e-4)) << "mask " << mask << " grad " << i;
+  for (int64_t K : {8, 16}) {
+    manual_seed(13);
+    const Tensor x0 = randn({3, 16, 6, 5}), w0 = randn({K, 16, 3, 3}), b0 = randn({K}), gy = randn({3, K, 6, 5});
+    for (int mask = 1; mask < 8; ++mask) {
+      TensorList ref;
+      for (auto algo : {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN, kernels::ConvAlgo::Auto}) {
+        kernels::set_conv_algo(algo);
+        Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+        TensorList wrt;
+        for (int i = 0; i < 3; ++i)
+          if (mask & (1 << i)) wrt.push_back((i == 0 ? x : i == 1 ? w : b).requires_grad_());
+        TensorList got = autograd::grad({conv2d(x, w, b, 1, 1)}, wrt, {gy});
+        if (ref.empty()) ref = got;
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_TRUE(close(got[i], ref[i], 1e-3, 1e-4)) << "K " << K << " mask " << mask << " grad " << i;
+      }
     }
   }
   kernels::set_conv_algo(kernels::ConvAlgo::Auto);
