@@ -204,14 +204,18 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
     case ConvAlgo::OneDNN: return true;
     case ConvAlgo::Auto: break;
   }
-  // Measured (single thread, the small CNN's layers, docs/derivations/conv2d.md):
-  // oneDNN's blocked kernels win every pass of a 32→64 conv and the weight
-  // gradient of a 1→32 conv; with few input channels its data gradient is much
-  // slower (the blocked layout pads C up to 16), and grouped convs stay on the
+  // Measured (docs/derivations/conv2d.md, docs/performance.md round 9): with
+  // few input channels the im2col route writes NCHW directly, where oneDNN's
+  // output must be reordered out of its blocked layout — on the Ice Lake of
+  // round 9 the 1→32 layer's forward took 404 µs against 775 on 2 threads (746
+  // against 1075 on one; on the Zen 5 of rounds 1–7 the two were even) — and
+  // its data gradient in the blocked layout pads C up to 16. oneDNN's weight
+  // gradient stays: on Zen 5 it was twice as fast as im2col's for 1→32 (on
+  // round 9's Ice Lake im2col's was 1.3× faster). Grouped convolutions stay on the
   // im2col route, which handles them without reorders.
   if (s.groups != 1) return false;
-  if (pass == ConvPass::BackwardData) return s.C >= 16;
-  return true;
+  if (pass == ConvPass::BackwardWeights) return true;
+  return s.C >= 16;
 }
 
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
