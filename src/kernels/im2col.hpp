@@ -48,6 +48,9 @@ enum class ConvPass { Forward, BackwardData, BackwardWeights };
 bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass);
 // Whether oneDNN can run this geometry (it needs a non-negative right padding).
 bool dnnl_conv2d_supported(const Conv2dShape& s);
+// How many sets of oneDNN convolution primitives are cached (one per geometry,
+// bias or not, and thread count); for tests.
+int64_t dnnl_conv2d_cached_primitives();
 
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
 // plain NCHW / OIHW, contiguous. bias may be null.
