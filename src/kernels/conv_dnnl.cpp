@@ -229,9 +229,11 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
   // Measured (docs/derivations/conv2d.md, docs/performance.md round 9): with
   // few input channels the im2col route writes NCHW directly, where oneDNN's
   // output must be reordered out of its blocked layout — on the Ice Lake of
-  // round 9 the 1→32 layer's forward took 404 µs against 775 on 2 threads (746
-  // against 1075 on one; on the Zen 5 of rounds 1–7 the two were even) — and
-  // its data gradient in the blocked layout pads C up to 16. oneDNN's weight
+  // round 9 the 1→32 layer's forward at batch 64 took 938 µs against 1599 on
+  // one thread and the two were even on two (631, 625), and W2's inference at
+  // batch 1000 ran 7–17% faster on 2 threads; on the Zen 5 of rounds 1–7 the
+  // two were even on one thread — and its data gradient in the blocked layout
+  // pads C up to 16. oneDNN's weight
   // gradient stays: on Zen 5 it was twice as fast as im2col's for 1→32 (on
   // round 9's Ice Lake im2col's was 1.3× faster). Grouped convolutions stay on the
   // im2col route, which handles them without reorders.
