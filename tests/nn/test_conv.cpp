@@ -81,89 +81,65 @@ TEST(Conv2d, BackwardMatchesAutogradOfComposition) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(close(fused[i], composed[i], 1e-12, 1e-10)) << "input " << i;
 }
 
-// float32 im2col + GEMM and oneDNN agree with each other (and with float64) on
-// the small CNN's real shapes, forward and backward.
-TEST(Conv2d, Im2colAndOneDNNRoutesAgree) {
-  struct Case {
-    int64_t n, c, h, k, kk, s, p, d, g;
-  } cases[] = {{64, 1, 28, 32, 3, 1, 1, 1, 1}, {64, 32, 14, 64, 3, 1, 1, 1, 1}, {3, 4, 9, 6, 3, 2, 1, 2, 2},
-               {2, 3, 7, 5, 1, 1, 0, 1, 1}};
-  for (const auto& c : cases) {
-    manual_seed(11);
-    Tensor x = randn({c.n, c.c, c.h, c.h}).requires_grad_();
-    Tensor w = randn({c.k, c.c / c.g, c.kk, c.kk}).requires_grad_();
-    Tensor b = randn({c.k}).requires_grad_();
-    Tensor gy;
-    TensorList res[2];
-    Tensor ys[2];
-    const kernels::ConvAlgo algos[2] = {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN};
-    for (int r = 0; r < 2; ++r) {
-      kernels::set_conv_algo(algos[r]);
-      ys[r] = conv2d(x, w, b, c.s, c.p, c.d, c.g);
-      if (!gy.defined()) gy = randn(ys[r].sizes());
-      res[r] = autograd::grad({ys[r]}, {x, w, b}, {gy});
-    }
-    kernels::set_conv_algo(kernels::ConvAlgo::Auto);
-    // float64 reference for the scale of the values.
-    Tensor y64 = conv2d(x.detach().to(kFloat64), w.detach().to(kFloat64), b.detach().to(kFloat64), c.s, c.p, c.d, c.g);
-    EXPECT_TRUE(close(ys[0], y64, 1e-4, 1e-4));
-    EXPECT_TRUE(close(ys[1], y64, 1e-4, 1e-4));
-    for (int i = 0; i < 3; ++i) {
-      // Sums over up to 64·784 terms: compare relative to the largest entry.
-      double scale = res[0][i].abs().max().item<double>();
-      EXPECT_TRUE(close(res[0][i], res[1][i], 2e-5 * scale + 1e-5, 1e-4)) << "case c=" << c.c << " grad " << i;
-    }
+// The float32 im2col + GEMM and oneDNN routes on one geometry: outputs and
+// every gradient agree with each other, and the output with float64.
+void expect_routes_agree(const Geometry& g) {
+  manual_seed(11);
+  Tensor x = randn({g.n, g.c, g.h, g.w}).requires_grad_();
+  Tensor w = randn({g.k, g.c / g.groups, g.kh, g.kw}).requires_grad_();
+  Tensor b = g.bias ? randn({g.k}).requires_grad_() : Tensor();
+  TensorList wrt{x, w};
+  if (g.bias) wrt.push_back(b);
+  auto run = [&](const Tensor& xi, const Tensor& wi, const Tensor& bi) {
+    return conv2d(xi, wi, bi, {g.sh, g.sw}, {g.ph, g.pw}, {g.dh, g.dw}, g.groups);
+  };
+  Tensor gy;
+  Tensor ys[2];
+  TensorList res[2];
+  const kernels::ConvAlgo algos[2] = {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN};
+  for (int r = 0; r < 2; ++r) {
+    kernels::set_conv_algo(algos[r]);
+    ys[r] = run(x, w, b);
+    if (!gy.defined()) gy = randn(ys[r].sizes());
+    res[r] = autograd::grad({ys[r]}, wrt, {gy});
+  }
+  kernels::set_conv_algo(kernels::ConvAlgo::Auto);
+  // float64 reference for the scale of the values.
+  Tensor y64 = run(x.detach().to(kFloat64), w.detach().to(kFloat64), g.bias ? b.detach().to(kFloat64) : Tensor());
+  EXPECT_TRUE(close(ys[0], y64, 1e-4, 1e-4)) << g.name;
+  EXPECT_TRUE(close(ys[1], y64, 1e-4, 1e-4)) << g.name;
+  for (size_t i = 0; i < wrt.size(); ++i) {
+    // Sums over up to 64·784 terms: compare relative to the largest entry.
+    const double scale = res[0][i].abs().max().item<double>();
+    EXPECT_TRUE(close(res[0][i], res[1][i], 2e-5 * scale + 1e-5, 1e-4)) << g.name << " grad " << i;
   }
 }
 
-// With 16 or more channels on both sides the oneDNN route uses NHWC activations
-// and, for stride 1 and dilation 1, computes dX as a forward convolution of dY
-// with the weights transposed and flipped (padding KH − 1 − PH). Each geometry
-// here picks a different side of those choices; all must agree with im2col + GEMM
-// and with float64. The non-square kernels and unequal paddings catch a flip or
-// a padding taken from the wrong axis.
-TEST(Conv2d, WideChannelRoutesAgreeOnEveryGeometry) {
+// float32 im2col + GEMM and oneDNN agree with each other (and with float64),
+// forward and backward: on the small CNN's real shapes, and on geometries with
+// 16 or more channels on both sides, where the oneDNN route uses NHWC
+// activations and, for stride 1 and dilation 1, computes dX as a forward
+// convolution of dY with the weights transposed and flipped (padding
+// KH − 1 − PH). Those pick each side of that choice; the non-square kernels and
+// unequal paddings catch a flip or a padding taken from the wrong axis.
+TEST(Conv2d, Im2colAndOneDNNRoutesAgree) {
   const Geometry cases[] = {
-      {"k3_p1", 2, 16, 7, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
-      {"k3_p0", 2, 16, 7, 6, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true},
-      {"k3x5_p1x2", 3, 24, 6, 9, 16, 3, 5, 1, 1, 1, 2, 1, 1, 1, true},
-      {"k5x3_p0x1_no_bias", 1, 16, 8, 5, 32, 5, 3, 1, 1, 0, 1, 1, 1, 1, false},
-      {"k1", 2, 16, 4, 5, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},
-      {"stride2", 2, 16, 8, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, true},     // backward-data primitive
-      {"dilation2", 2, 16, 9, 8, 16, 3, 3, 1, 1, 2, 2, 2, 2, 1, true},   // backward-data primitive
-      {"pad_over_kernel", 1, 16, 5, 5, 16, 3, 3, 1, 1, 3, 3, 1, 1, 1, true},  // PH > KH − 1
-      {"narrow_out_15", 2, 16, 6, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},     // blocked layout
+      {"cnn_1_to_32", 64, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {"cnn_32_to_64", 64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {"groups2_stride2_dilation2", 3, 4, 9, 9, 6, 3, 3, 2, 2, 1, 1, 2, 2, 2, true},
+      {"pointwise", 2, 3, 7, 7, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},
+      // 16+ channels in and out:
+      {"wide_k3_p1", 2, 16, 7, 6, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+      {"wide_k3_p0", 2, 16, 7, 6, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1, true},
+      {"wide_k3x5_p1x2", 3, 24, 6, 9, 16, 3, 5, 1, 1, 1, 2, 1, 1, 1, true},
+      {"wide_k5x3_p0x1_no_bias", 1, 16, 8, 5, 32, 5, 3, 1, 1, 0, 1, 1, 1, 1, false},
+      {"wide_k1", 2, 16, 4, 5, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},
+      {"wide_stride2", 2, 16, 8, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, true},     // backward-data primitive
+      {"wide_dilation2", 2, 16, 9, 8, 16, 3, 3, 1, 1, 2, 2, 2, 2, 1, true},   // backward-data primitive
+      {"wide_pad_over_kernel", 1, 16, 5, 5, 16, 3, 3, 1, 1, 3, 3, 1, 1, 1, true},  // PH > KH − 1
+      {"wide_in_15_out", 2, 16, 6, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},        // blocked layout
   };
-  for (const Geometry& g : cases) {
-    manual_seed(17);
-    Tensor x = randn({g.n, g.c, g.h, g.w}).requires_grad_();
-    Tensor w = randn({g.k, g.c, g.kh, g.kw}).requires_grad_();
-    Tensor b = g.bias ? randn({g.k}).requires_grad_() : Tensor();
-    TensorList wrt{x, w};
-    if (g.bias) wrt.push_back(b);
-    auto run = [&](const Tensor& xi, const Tensor& wi, const Tensor& bi) {
-      return conv2d(xi, wi, bi, {g.sh, g.sw}, {g.ph, g.pw}, {g.dh, g.dw});
-    };
-    Tensor gy;
-    Tensor ys[2];
-    TensorList res[2];
-    const kernels::ConvAlgo algos[2] = {kernels::ConvAlgo::Im2col, kernels::ConvAlgo::OneDNN};
-    for (int r = 0; r < 2; ++r) {
-      kernels::set_conv_algo(algos[r]);
-      ys[r] = run(x, w, b);
-      if (!gy.defined()) gy = randn(ys[r].sizes());
-      res[r] = autograd::grad({ys[r]}, wrt, {gy});
-    }
-    kernels::set_conv_algo(kernels::ConvAlgo::Auto);
-    Tensor y64 = run(x.detach().to(kFloat64), w.detach().to(kFloat64),
-                     g.bias ? b.detach().to(kFloat64) : Tensor());
-    EXPECT_TRUE(close(ys[1], y64, 1e-4, 1e-4)) << g.name;
-    EXPECT_TRUE(close(ys[0], ys[1], 1e-4, 1e-4)) << g.name;
-    for (size_t i = 0; i < wrt.size(); ++i) {
-      const double scale = res[0][i].abs().max().item<double>();
-      EXPECT_TRUE(close(res[0][i], res[1][i], 2e-5 * scale + 1e-5, 1e-4)) << g.name << " grad " << i;
-    }
-  }
+  for (const Geometry& g : cases) expect_routes_agree(g);
 }
 
 // oneDNN shares a primitive's work out among the threads there are when it is
