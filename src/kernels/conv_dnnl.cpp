@@ -6,8 +6,9 @@
 // tensors are NCHW / OIHW and are reordered into the primitives' layouts and
 // out again. Which layouts, by measurement (docs/performance.md, round 9):
 //  - few input or output channels (a first layer, 1→32): oneDNN's own choice,
-//    its blocked nChw16c layout; with NCHW or NHWC activations those kernels
-//    were 2-3× slower.
+//    its blocked nChw16c layout; with NCHW or NHWC activations its forward was
+//    1.6-2.7× slower even counting the reorder out of the blocked layout. (Such
+//    a layer's forward and data gradient take the im2col route: conv_use_dnnl.)
 //  - 16 or more of both (32→64): NHWC activations. oneDNN then runs its
 //    brgemm-based kernels, which reached 135-150 GFLOP/s on one core against
 //    87-97 for its direct kernels on nChw16c (Ice Lake; the reorders cost the
@@ -233,10 +234,10 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
   // one thread and the two were even on two (631, 625), and W2's inference at
   // batch 1000 ran 7–17% faster on 2 threads; on the Zen 5 of rounds 1–7 the
   // two were even on one thread — and its data gradient in the blocked layout
-  // pads C up to 16. oneDNN's weight
-  // gradient stays: on Zen 5 it was twice as fast as im2col's for 1→32 (on
-  // round 9's Ice Lake im2col's was 1.3× faster). Grouped convolutions stay on the
-  // im2col route, which handles them without reorders.
+  // pads C up to 16. oneDNN's weight gradient stays: on Zen 5 it was twice as
+  // fast as im2col's for 1→32 (on round 9's Ice Lake 7–11% faster).
+  // Grouped convolutions stay on the im2col route, which handles them without
+  // reorders.
   if (s.groups != 1) return false;
   if (pass == ConvPass::BackwardWeights) return true;
   return s.C >= 16;
