@@ -49,8 +49,12 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass);
 // Whether oneDNN can run this geometry (it needs a non-negative right padding).
 bool dnnl_conv2d_supported(const Conv2dShape& s);
 // How many sets of oneDNN convolution primitives are cached (one per geometry,
-// bias or not, and thread count); for tests.
+// bias or not, and thread count; the most recently used, at most
+// kConvPrimitiveSets); for tests.
 int64_t dnnl_conv2d_cached_primitives();
+// How many sets have been made since the program started (for tests).
+int64_t dnnl_conv2d_primitive_sets_made();
+inline constexpr int64_t kConvPrimitiveSets = 64;
 
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
 // plain NCHW / OIHW, contiguous. bias may be null.

@@ -153,19 +153,43 @@ TEST(Conv2d, OneDnnPrimitivesAreMadePerThreadCount) {
   // A geometry no other test uses, so the counts below are this test's own.
   const Tensor x = randn({3, 16, 7, 9}), w = randn({16, 16, 3, 3}), b = randn({16});
   set_num_threads(1);
-  const int64_t before = kernels::dnnl_conv2d_cached_primitives();
+  const int64_t before = kernels::dnnl_conv2d_primitive_sets_made();
   Tensor y1 = conv2d(x, w, b, 1, 1);
-  const int64_t one = kernels::dnnl_conv2d_cached_primitives();
-  EXPECT_EQ(one, before + 1);
+  EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), before + 1);
   Tensor again = conv2d(x, w, b, 1, 1);
-  EXPECT_EQ(kernels::dnnl_conv2d_cached_primitives(), one) << "the same geometry and thread count reuse the cache";
+  EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), before + 1)
+      << "the same geometry and thread count reuse the cache";
   set_num_threads(2);
   Tensor y2 = conv2d(x, w, b, 1, 1);
-  EXPECT_EQ(kernels::dnnl_conv2d_cached_primitives(), one + 1) << "two threads get primitives of their own";
+  EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), before + 2) << "two threads get primitives of their own";
   set_num_threads(threads);
   kernels::set_conv_algo(kernels::ConvAlgo::Auto);
   EXPECT_TRUE(close(y1, y2, 1e-5, 1e-5));
   EXPECT_TRUE(close(y1, again, 0, 0));
+}
+
+// The primitive cache keeps the kConvPrimitiveSets most recently used sets
+// (each about 0.45 MB and 40 ms to make): more geometries than that evict the
+// least recently used, which is made again when it comes back, and a set in use
+// stays alive.
+TEST(Conv2d, OneDnnPrimitiveCacheIsBounded) {
+  kernels::set_conv_algo(kernels::ConvAlgo::OneDNN);
+  manual_seed(23);
+  const Tensor w = randn({16, 16, 3, 3}), b = randn({16});
+  NoGradGuard no_grad;
+  const Tensor first_x = randn({1, 16, 3, 5});
+  const Tensor first_y = conv2d(first_x, w, b, 1, 1);
+  for (int64_t n = 2; n <= kernels::kConvPrimitiveSets + 8; ++n) conv2d(randn({n, 16, 3, 5}), w, b, 1, 1);
+  EXPECT_EQ(kernels::dnnl_conv2d_cached_primitives(), kernels::kConvPrimitiveSets);
+  // The first geometry was evicted; it is made again and gives the same result,
+  // and the most recent one is still cached.
+  const int64_t made = kernels::dnnl_conv2d_primitive_sets_made();
+  EXPECT_TRUE(close(conv2d(first_x, w, b, 1, 1), first_y, 0, 0));
+  EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), made + 1);
+  conv2d(randn({kernels::kConvPrimitiveSets + 8, 16, 3, 5}), w, b, 1, 1);
+  EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), made + 1);
+  EXPECT_EQ(kernels::dnnl_conv2d_cached_primitives(), kernels::kConvPrimitiveSets);
+  kernels::set_conv_algo(kernels::ConvAlgo::Auto);
 }
 
 // Every subset of {x, W, b} needing a gradient, on both routes: the passes that
