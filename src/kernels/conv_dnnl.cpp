@@ -269,11 +269,14 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
 }
 
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                         Tensor* x_for_weights) {
+                         DnnlConvSaved* saved) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, b != nullptr);
   Arg X(p->x_md, p->fwd_pd.src_desc(), const_cast<float*>(x));
-  if (x_for_weights && X.reorder && p->fwd_pd.src_desc() == p->bwd_w_pd->src_desc()) *x_for_weights = X.scratch;
+  if (saved) {
+    saved->prims = p;
+    if (X.reorder && p->fwd_pd.src_desc() == p->bwd_w_pd->src_desc()) saved->x = X.scratch;
+  }
   Arg Wt(p->w_md, p->fwd_pd.weights_desc(), const_cast<float*>(w));
   Arg Y(p->y_md, p->fwd_pd.dst_desc(), y);
   X.in();
@@ -285,10 +288,10 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   cpu_stream().wait();
 }
 
-void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_for_weights, const float* dy,
+void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
                           const float* w, float* dx, float* dw, float* db, bool bias) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
-  auto p = prims_for(s, bias);
+  auto p = saved.prims ? std::static_pointer_cast<ConvPrims>(saved.prims) : prims_for(s, bias);
   // dY in the layout of each pass that runs; when both want the same layout
   // (the usual case) it is reordered once and shared.
   std::optional<Arg> dy_data, dy_weights;
@@ -330,8 +333,8 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_
     // x in the primitive's layout: kept from the forward when it was reordered there, else reordered now
     std::optional<Arg> X;
     memory src;
-    if (x_for_weights.defined()) {
-      src = memory(p->bwd_w_pd->src_desc(), cpu_engine(), x_for_weights.raw_data());
+    if (saved.x.defined()) {
+      src = memory(p->bwd_w_pd->src_desc(), cpu_engine(), saved.x.raw_data());
     } else {
       X.emplace(p->x_md, p->bwd_w_pd->src_desc(), const_cast<float*>(x));
       X->in();

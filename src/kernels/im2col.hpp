@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "dimgrad/tensor.hpp"
@@ -56,18 +57,31 @@ int64_t dnnl_conv2d_cached_primitives();
 int64_t dnnl_conv2d_primitive_sets_made();
 inline constexpr int64_t kConvPrimitiveSets = 64;
 
+// What a oneDNN forward leaves for its backward: the set of primitives it ran
+// (the backward runs the same set, even if the thread count has changed since,
+// so that `x` below is in the layout its weight gradient reads), and x in that
+// layout when the forward had to reorder x into it (else undefined), so that the
+// backward need not reorder x again.
+struct DnnlConvSaved {
+  std::shared_ptr<void> prims;
+  Tensor x;
+  void reset() {
+    prims.reset();
+    x.reset();
+  }
+};
+
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
-// plain NCHW / OIHW, contiguous. bias may be null.
-// x_for_weights (may be null): receives x in the layout the weight gradient
-// reads, when the forward had to reorder x into it (else left undefined), so
-// that backward need not reorder x again.
+// plain NCHW / OIHW, contiguous. bias may be null. saved (may be null): filled
+// for the backward (above).
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                         Tensor* x_for_weights = nullptr);
+                         DnnlConvSaved* saved = nullptr);
 // The gradients that are asked for (a null pointer skips that pass), overwritten:
 // dx [N, C, H, W]; dw [K, C/g, KH, KW] with db [K] (db may be null; x, or
-// x_for_weights from the forward when defined, is read only for dw). dY is put
-// into oneDNN's layout once for both passes. `bias`: whether the forward had one.
-void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const Tensor& x_for_weights, const float* dy,
+// saved.x from the forward when defined, is read only for dw). dY is put into
+// oneDNN's layout once for both passes. `bias`: whether the forward had one.
+// saved: what the forward left, or empty when the forward took the im2col route.
+void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
                           const float* w, float* dx, float* dw, float* db, bool bias);
 
 }  // namespace dg::kernels

@@ -189,14 +189,14 @@ void im2col_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
 template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 
-// x_for_weights (may be null): see kernels::dnnl_conv2d_forward.
+// saved (may be null): see kernels::DnnlConvSaved.
 Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
-                        Tensor* x_for_weights = nullptr) {
+                        kernels::DnnlConvSaved* saved = nullptr) {
   Tensor y = make_tensor({s.N, s.K, s.OH, s.OW}, x.dtype());
   if (y.numel() == 0) return y;
   if (use_dnnl(s, x.dtype(), kernels::ConvPass::Forward)) {
     kernels::dnnl_conv2d_forward(s, x.data_ptr<float>(), w.data_ptr<float>(), ptr_or_null<float>(b),
-                                 y.data_ptr<float>(), x_for_weights);
+                                 y.data_ptr<float>(), saved);
     return y;
   }
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
@@ -210,11 +210,11 @@ struct Conv2dBackward : Node {
   Conv2dBackward() : Node(OpKind::Conv2d) {}
   Conv2dShape s;
   Tensor x, w;  // contiguous
-  Tensor x_for_weights;  // x in oneDNN's layout for dW, when the forward reordered it (else undefined)
+  kernels::DnnlConvSaved dnnl_saved;  // the forward's oneDNN primitives and x in their layout (empty on im2col)
   bool has_bias = false;
   void release_saved() override {  // the graph is done with them: free the memory now
     Node::release_saved();
-    x_for_weights.reset();
+    dnnl_saved.reset();
   }
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);
@@ -236,7 +236,7 @@ struct Conv2dBackward : Node {
         dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
         db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
       }
-      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, x_for_weights,
+      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, dnnl_saved,
                                     dy.data_ptr<float>(), w.data_ptr<float>(),
                                     dnnl_data ? dx.data_ptr<float>() : nullptr, mut_or_null<float>(dw_buf),
                                     mut_or_null<float>(db_buf), has_bias);
@@ -266,14 +266,15 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   Conv2dShape s = conv_shape(input, weight, bias, stride, padding, dilation, groups);
   Tensor x = kernels::as_contiguous(input), w = kernels::as_contiguous(weight);
   Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
-  Tensor x_for_weights;
-  Tensor y = conv_forward_raw(s, x, w, b, &x_for_weights);
+  kernels::DnnlConvSaved dnnl_saved;
+  Tensor y = conv_forward_raw(s, x, w, b, &dnnl_saved);
   record<Conv2dBackward>(y, {&input, &weight, &bias}, {}, [&](Conv2dBackward& n) {
     n.s = s;
     n.has_bias = b.defined();
+    n.dnnl_saved.prims = dnnl_saved.prims;  // the backward runs the forward's oneDNN primitives
     if (n.needs_grad(1) || n.needs_grad(2)) {
       n.x = n.save(x);  // dW needs x (and oneDNN's db rides with dW); saved for its version check too
-      n.x_for_weights = x_for_weights;
+      n.dnnl_saved.x = dnnl_saved.x;
     }
     n.w = n.save(w);
   });

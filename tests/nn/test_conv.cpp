@@ -168,6 +168,30 @@ TEST(Conv2d, OneDnnPrimitivesAreMadePerThreadCount) {
   EXPECT_TRUE(close(y1, again, 0, 0));
 }
 
+// The backward runs the primitives its forward ran, whatever the thread count
+// is by then: the forward may have left x in the layout of their weight
+// gradient, which another set need not share.
+TEST(Conv2d, BackwardRunsTheForwardsPrimitivesAfterAThreadChange) {
+  const int threads = get_num_threads();
+  kernels::set_conv_algo(kernels::ConvAlgo::OneDNN);
+  manual_seed(29);
+  const Tensor x0 = randn({2, 16, 5, 7}), w0 = randn({16, 16, 3, 3}), b0 = randn({16}), gy = randn({2, 16, 5, 7});
+  auto grads = [&](int forward_threads, int backward_threads) {
+    Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+    set_num_threads(forward_threads);
+    Tensor y = conv2d(x, w, b, 1, 1);
+    set_num_threads(backward_threads);
+    const int64_t made = kernels::dnnl_conv2d_primitive_sets_made();
+    TensorList g = autograd::grad({y}, {x, w, b}, {gy});
+    EXPECT_EQ(kernels::dnnl_conv2d_primitive_sets_made(), made) << "the backward made primitives of its own";
+    return g;
+  };
+  const TensorList same = grads(1, 1), changed = grads(1, 2);
+  set_num_threads(threads);
+  kernels::set_conv_algo(kernels::ConvAlgo::Auto);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(close(same[i], changed[i], 1e-5, 1e-5)) << "grad " << i;
+}
+
 // The primitive cache keeps the kConvPrimitiveSets most recently used sets
 // (each about 0.45 MB and 40 ms to make): more geometries than that evict the
 // least recently used, which is made again when it comes back, and a set in use
