@@ -62,6 +62,7 @@ Key key_of(const Conv2dShape& s, bool bias) {
 
 struct ConvPrims {
   memory::desc x_md, w_md, b_md, y_md;  // our plain layouts
+  memory::desc y_nhwc_md;               // y or dY handed over in NHWC (y_nhwc, dy_nhwc)
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_forward fwd;
   // The data gradient: oneDNN's backward-data primitive, or (data_as_forward)
@@ -102,6 +103,7 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
   auto p = std::make_shared<ConvPrims>();
   p->x_md = memory::desc(dims_of({s.N, s.C, s.H, s.W}), dt::f32, tag::nchw);
   p->y_md = memory::desc(dims_of({s.N, s.K, s.OH, s.OW}), dt::f32, tag::nchw);
+  p->y_nhwc_md = memory::desc(dims_of({s.N, s.K, s.OH, s.OW}), dt::f32, tag::nhwc);
   p->w_md = s.groups == 1 ? memory::desc(dims_of({s.K, s.C, s.KH, s.KW}), dt::f32, tag::oihw)
                           : memory::desc(dims_of({s.groups, s.Kg(), s.Cg(), s.KH, s.KW}), dt::f32, tag::goihw);
   p->b_md = bias ? memory::desc(dims_of({s.K}), dt::f32, tag::x) : memory::desc();
@@ -240,6 +242,8 @@ int64_t dnnl_conv2d_primitive_sets_made() {
 void set_conv_algo(ConvAlgo a) { algo_slot() = static_cast<int>(a); }
 ConvAlgo conv_algo() { return static_cast<ConvAlgo>(algo_slot().load()); }
 
+bool dnnl_conv2d_nhwc(const Conv2dShape& s) { return activation_layout(s) == tag::nhwc; }
+
 bool dnnl_conv2d_supported(const Conv2dShape& s) {
   return (s.OH - 1) * s.SH + s.DH * (s.KH - 1) + 1 - s.H - s.PH >= 0 &&
          (s.OW - 1) * s.SW + s.DW * (s.KW - 1) + 1 - s.W - s.PW >= 0;
@@ -269,7 +273,7 @@ bool conv_use_dnnl(const Conv2dShape& s, ConvPass pass) {
 }
 
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                         DnnlConvSaved* saved) {
+                         DnnlConvSaved* saved, bool y_nhwc) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = prims_for(s, b != nullptr);
   Arg X(p->x_md, p->fwd_pd.src_desc(), const_cast<float*>(x));
@@ -278,7 +282,8 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
     if (X.reorder && p->fwd_pd.src_desc() == p->bwd_w_pd->src_desc()) saved->x = X.scratch;
   }
   Arg Wt(p->w_md, p->fwd_pd.weights_desc(), const_cast<float*>(w));
-  Arg Y(p->y_md, p->fwd_pd.dst_desc(), y);
+  // y in NHWC where the primitive writes NHWC: no reorder (any other pairing is reordered)
+  Arg Y(y_nhwc ? p->y_nhwc_md : p->y_md, p->fwd_pd.dst_desc(), y);
   X.in();
   Wt.in();
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, X.prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DST, Y.prim}};
@@ -289,19 +294,20 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
-                          const float* w, float* dx, float* dw, float* db, bool bias) {
+                          const float* w, float* dx, float* dw, float* db, bool bias, bool dy_nhwc) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = saved.prims ? std::static_pointer_cast<ConvPrims>(saved.prims) : prims_for(s, bias);
   // dY in the layout of each pass that runs; when both want the same layout
   // (the usual case) it is reordered once and shared.
   std::optional<Arg> dy_data, dy_weights;
+  const memory::desc& dy_md = dy_nhwc ? p->y_nhwc_md : p->y_md;
   if (dx) {
-    dy_data.emplace(p->y_md, p->dy_desc_for_data(), const_cast<float*>(dy));
+    dy_data.emplace(dy_md, p->dy_desc_for_data(), const_cast<float*>(dy));
     dy_data->in();
   }
   const bool share = dx && p->dy_desc_for_data() == p->bwd_w_pd->diff_dst_desc();
   if (dw && !share) {
-    dy_weights.emplace(p->y_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
+    dy_weights.emplace(dy_md, p->bwd_w_pd->diff_dst_desc(), const_cast<float*>(dy));
     dy_weights->in();
   }
   if (dx && p->data_as_forward) {

@@ -71,17 +71,23 @@ struct DnnlConvSaved {
   }
 };
 
+// Whether oneDNN runs this geometry's activations in NHWC (16 or more channels
+// in and out, no groups; see conv_dnnl.cpp): a caller that hands it y and dY in
+// NHWC (y_nhwc, dy_nhwc below) then skips their reorders.
+bool dnnl_conv2d_nhwc(const Conv2dShape& s);
+
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
-// plain NCHW / OIHW, contiguous. bias may be null. saved (may be null): filled
-// for the backward (above).
+// plain NCHW / OIHW, contiguous, except y when y_nhwc: [N, OH, OW, K].
+// bias may be null. saved (may be null): filled for the backward (above).
 void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
-                         DnnlConvSaved* saved = nullptr);
+                         DnnlConvSaved* saved = nullptr, bool y_nhwc = false);
 // The gradients that are asked for (a null pointer skips that pass), overwritten:
 // dx [N, C, H, W]; dw [K, C/g, KH, KW] with db [K] (db may be null; x, or
 // saved.x from the forward when defined, is read only for dw). dY is put into
 // oneDNN's layout once for both passes. `bias`: whether the forward had one.
 // saved: what the forward left, or empty when the forward took the im2col route.
+// dy_nhwc: dY is laid out [N, OH, OW, K] (dx is NCHW either way).
 void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
-                          const float* w, float* dx, float* dw, float* db, bool bias);
+                          const float* w, float* dx, float* dw, float* db, bool bias, bool dy_nhwc = false);
 
 }  // namespace dg::kernels

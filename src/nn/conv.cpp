@@ -5,6 +5,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/pooling.hpp"
+
 namespace dg::nn {
 namespace {
 
@@ -103,8 +106,7 @@ void Conv2dImpl::pretty_print(std::ostream& os) const {
   if (!o.bias()) os << " no bias";
 }
 
-Tensor Conv2dImpl::forward(const Tensor& input) {
-  ForwardGuard guard(*this, input);
+void Conv2dImpl::check_input(ForwardGuard& guard, const Tensor& input) const {
   const int64_t C = options.in_channels();
   const std::string expected = "[N, " + std::to_string(C) + ", H, W]";
   if (!input.defined()) guard.shape_error(expected, "the input tensor is undefined");
@@ -124,9 +126,54 @@ Tensor Conv2dImpl::forward(const Tensor& input) {
     guard.shape_error("[N, " + std::to_string(C) + ", H, W] with H ≥ " + std::to_string(eh - 2 * r.ph) +
                           " and W ≥ " + std::to_string(ew - 2 * r.pw),
                       "the image is smaller than the kernel; check the layers before this one");
+}
+
+Tensor Conv2dImpl::forward(const Tensor& input) {
+  ForwardGuard guard(*this, input);
+  check_input(guard, input);
   Tensor y = conv2d_padded(input, weight, bias, options.stride(), options.padding(), options.dilation(),
                            options.groups());
   return guard.done(y);
+}
+
+Tensor Conv2dImpl::forward_then_max_pool(MaxPool2dImpl& pool, ReLUImpl* relu, const Tensor& input) {
+  const auto& o = options;
+  const ResolvedPadding r = resolve_padding(o.padding(), o.kernel_size(), o.stride(), o.dilation());
+  // The convolution's output size, when the input is one this layer takes.
+  Shape z;
+  if (input.defined() && (input.dim() == 4 || input.dim() == 3) && !r.trim_h && !r.trim_w) {
+    const int64_t H = input.size(-2) + 2 * r.ph - o.dilation()[0] * (o.kernel_size()[0] - 1) - 1,
+                  W = input.size(-1) + 2 * r.pw - o.dilation()[1] * (o.kernel_size()[1] - 1) - 1;
+    if (H >= 0 && W >= 0) {
+      z = Shape(input.sizes());
+      z[z.size() - 3] = o.out_channels();
+      z[z.size() - 2] = H / o.stride()[0] + 1;
+      z[z.size() - 1] = W / o.stride()[1] + 1;
+    }
+  }
+  if (z.size() == 0 || !pool.accepts(z[z.size() - 2], z[z.size() - 1])) {
+    Tensor h = forward(input);  // one by one: the layers' own results and errors
+    return relu ? pool.forward_after_relu(*relu, h) : pool.forward(h);
+  }
+  Tensor y;
+  {
+    ForwardGuard guard(*this, input);
+    check_input(guard, input);
+    const auto& p = pool.options;
+    y = functional::detail::conv2d_max_pool2d(input, weight, bias, o.stride(), {r.ph, r.pw}, o.dilation(), o.groups(),
+                                              p.kernel_size(), p.stride(), p.padding(), p.dilation(), p.ceil_mode());
+    guard.done_shape(z);  // the trail shows this layer's output shape: the convolution's
+  }
+  if (relu) {
+    ForwardGuard relu_guard(*relu, y);
+    relu_guard.done_shape(z);
+  }
+  ForwardGuard pool_guard(pool, y);
+  if (relu) {
+    ForwardGuard relu_path(*relu, y);  // the relu op is named by the ReLU layer's path
+    y = dg::relu(y);
+  }
+  return pool_guard.done(y);
 }
 
 }  // namespace dg::nn

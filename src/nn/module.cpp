@@ -9,6 +9,7 @@
 #include <typeinfo>
 
 #include "dimgrad/nn/activation.hpp"
+#include "dimgrad/nn/conv.hpp"
 #include "dimgrad/nn/linear.hpp"
 #include "dimgrad/nn/normalization.hpp"
 #include "dimgrad/nn/pooling.hpp"
@@ -275,6 +276,13 @@ const Tensor& ForwardGuard::done(const Tensor& y) {
   return y;
 }
 
+void ForwardGuard::done_shape(IntArrayRef shape) {
+  if (module_.children_.size() != 0) return;
+  std::string label = module_.path().empty() ? module_.name() : module_.path();
+  trail.entries.push_back({label, Shape(shape)});
+  if (trail.entries.size() > 64) trail.entries.erase(trail.entries.begin());
+}
+
 std::string shape_trail() {
   std::ostringstream s;
   s << "input " << shape_str(trail.input);
@@ -356,6 +364,19 @@ Tensor SequentialImpl::forward(const Tensor& x) {
   auto exactly = [&](size_t i, const std::type_info& t) { return i < layers_.size() && typeid(*layers_[i]) == t; };
   for (size_t i = 0; i < layers_.size(); ++i) {
     Module& layer = *layers_[i];
+    // Conv2d → MaxPool2d and Conv2d → ReLU → MaxPool2d: one conv2d_max_pool2d op
+    // (then the ReLU) (Conv2dImpl::forward_then_max_pool).
+    if (exactly(i, typeid(Conv2dImpl)) && exactly(i + 1, typeid(MaxPool2dImpl))) {
+      h = static_cast<Conv2dImpl&>(layer).forward_then_max_pool(static_cast<MaxPool2dImpl&>(*layers_[i + 1]), nullptr, h);
+      ++i;
+      continue;
+    }
+    if (exactly(i, typeid(Conv2dImpl)) && exactly(i + 1, typeid(ReLUImpl)) && exactly(i + 2, typeid(MaxPool2dImpl))) {
+      h = static_cast<Conv2dImpl&>(layer).forward_then_max_pool(static_cast<MaxPool2dImpl&>(*layers_[i + 2]),
+                                                                 &static_cast<ReLUImpl&>(*layers_[i + 1]), h);
+      i += 2;
+      continue;
+    }
     // ReLU → MaxPool2d: the ReLU runs after the pooling (MaxPool2dImpl::forward_after_relu).
     if (exactly(i, typeid(ReLUImpl)) && exactly(i + 1, typeid(MaxPool2dImpl))) {
       h = static_cast<MaxPool2dImpl&>(*layers_[i + 1]).forward_after_relu(static_cast<ReLUImpl&>(layer), h);

@@ -64,6 +64,13 @@ void MaxPool2dImpl::check_input(ForwardGuard& guard, const Tensor& input) const 
                       "the image is smaller than the pooling window; check the layers before this one");
 }
 
+bool MaxPool2dImpl::accepts(int64_t H, int64_t W) const {
+  const auto &k = options.kernel_size(), &s = options.stride(), &p = options.padding(), &d = options.dilation();
+  for (size_t i = 0; i < 2; ++i)
+    if (k[i] < 1 || s[i] < 1 || d[i] < 1 || p[i] < 0 || 2 * p[i] > k[i]) return false;
+  return H >= min_extent(k[0], p[0], d[0]) && W >= min_extent(k[1], p[1], d[1]);
+}
+
 Tensor MaxPool2dImpl::forward(const Tensor& input) {
   ForwardGuard guard(*this, input);
   check_input(guard, input);

@@ -19,19 +19,21 @@
 
 #include "dimgrad/nn/conv.hpp"
 #include "kernels/im2col.hpp"
+#include "ops/conv_pool_util.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
 namespace ops {
-namespace {
 
 using kernels::Conv2dShape;
 
+namespace {
 int64_t pick(IntArrayRef v, size_t i, const char* what) {
   if (v.size() == 1) return v[0];
   if (v.size() == 2) return v[i];
   throw Error(std::string("conv2d: ") + what + " takes 1 or 2 values, got " + std::to_string(v.size()));
 }
+}  // namespace
 
 Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, IntArrayRef stride, IntArrayRef padding,
                        IntArrayRef dilation, int64_t groups) {
@@ -86,6 +88,7 @@ Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, IntArr
   return s;
 }
 
+namespace {
 bool use_dnnl(const Conv2dShape& s, ScalarType dt, kernels::ConvPass pass) {
   return dt == kFloat && kernels::conv_use_dnnl(s, pass);
 }
@@ -189,14 +192,21 @@ void im2col_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
 template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 
-// saved (may be null): see kernels::DnnlConvSaved.
+}  // namespace
+
+bool conv_runs_nhwc(const Conv2dShape& s, ScalarType dt) {
+  using kernels::ConvPass;
+  return dt == kFloat && kernels::dnnl_conv2d_nhwc(s) && use_dnnl(s, dt, ConvPass::Forward) &&
+         use_dnnl(s, dt, ConvPass::BackwardData) && use_dnnl(s, dt, ConvPass::BackwardWeights);
+}
+
 Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
-                        kernels::DnnlConvSaved* saved = nullptr) {
-  Tensor y = make_tensor({s.N, s.K, s.OH, s.OW}, x.dtype());
+                        kernels::DnnlConvSaved* saved, bool y_nhwc) {
+  Tensor y = y_nhwc ? make_tensor({s.N, s.OH, s.OW, s.K}, x.dtype()) : make_tensor({s.N, s.K, s.OH, s.OW}, x.dtype());
   if (y.numel() == 0) return y;
-  if (use_dnnl(s, x.dtype(), kernels::ConvPass::Forward)) {
+  if (y_nhwc || use_dnnl(s, x.dtype(), kernels::ConvPass::Forward)) {
     kernels::dnnl_conv2d_forward(s, x.data_ptr<float>(), w.data_ptr<float>(), ptr_or_null<float>(b),
-                                 y.data_ptr<float>(), saved);
+                                 y.data_ptr<float>(), saved, y_nhwc);
     return y;
   }
   dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
@@ -206,50 +216,69 @@ Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, 
   return y;
 }
 
-struct Conv2dBackward : Node {
-  Conv2dBackward() : Node(OpKind::Conv2d) {}
-  Conv2dShape s;
-  Tensor x, w;  // contiguous
-  kernels::DnnlConvSaved dnnl_saved;  // the forward's oneDNN primitives and x in their layout (empty on im2col)
-  bool has_bias = false;
-  void release_saved() override {  // the graph is done with them: free the memory now
-    Node::release_saved();
-    dnnl_saved.reset();
-  }
-  TensorList apply(TensorList&& g) override {
-    Tensor dy = kernels::as_contiguous(g[0]);
-    Tensor dx, dw, db;
-    if (needs_grad(0)) dx = make_tensor({s.N, s.C, s.H, s.W}, dy.dtype());     // dx [N, C, H, W]
-    if (needs_grad(1)) dw = make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());  // dW [K, C/G, KH, KW]
-    if (needs_grad(2)) db = make_tensor({s.K}, dy.dtype());                     // db [K]
-    if (s.N == 0) {
-      for (Tensor* t : {&dx, &dw, &db})
-        if (t->defined()) t->zero_();
-      return {dx, dw, db};
-    }
-    const bool dnnl_data = dx.defined() && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardData);
-    const bool dnnl_weights = (dw.defined() || db.defined()) && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardWeights);
-    if (dnnl_data || dnnl_weights) {
-      // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
-      Tensor dw_buf, db_buf;
-      if (dnnl_weights) {
-        dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
-        db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
-      }
-      kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, dnnl_saved,
-                                    dy.data_ptr<float>(), w.data_ptr<float>(),
-                                    dnnl_data ? dx.data_ptr<float>() : nullptr, mut_or_null<float>(dw_buf),
-                                    mut_or_null<float>(db_buf), has_bias);
-    }
-    // The rest on the im2col route (a pass already done is passed as null).
-    Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;
-    if (!rdx.defined() && !rdw.defined() && !rdb.defined()) return {dx, dw, db};
-    dispatch_floating(dy.dtype(), "conv2d backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      im2col_backward<T>(s, ptr_or_null<T>(x), w.data_ptr<T>(), dy.data_ptr<T>(), mut_or_null<T>(rdx),
-                         mut_or_null<T>(rdw), mut_or_null<T>(rdb));
-    });
+ConvGrads conv_backward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w,
+                            const kernels::DnnlConvSaved& saved, bool has_bias, const Tensor& dy_in, bool want_dx,
+                            bool want_dw, bool want_db, bool dy_nhwc) {
+  Tensor dy = dy_in;
+  Tensor dx, dw, db;
+  if (want_dx) dx = make_tensor({s.N, s.C, s.H, s.W}, dy.dtype());     // dx [N, C, H, W]
+  if (want_dw) dw = make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());  // dW [K, C/G, KH, KW]
+  if (want_db) db = make_tensor({s.K}, dy.dtype());                     // db [K]
+  if (s.N == 0) {
+    for (Tensor* t : {&dx, &dw, &db})
+      if (t->defined()) t->zero_();
     return {dx, dw, db};
+  }
+  const bool dnnl_data = dx.defined() && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardData);
+  const bool dnnl_weights = (dw.defined() || db.defined()) && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardWeights);
+  // dY in NHWC for a pass on the im2col route (the route setting changed since
+  // the forward): that route reads NCHW.
+  if (dy_nhwc && ((dx.defined() && !dnnl_data) || ((dw.defined() || db.defined()) && !dnnl_weights))) {
+    NoGradGuard no_grad;
+    dy = kernels::as_contiguous(dy.permute({0, 3, 1, 2}));
+    dy_nhwc = false;
+  }
+  if (dnnl_data || dnnl_weights) {
+    // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
+    Tensor dw_buf, db_buf;
+    if (dnnl_weights) {
+      dw_buf = dw.defined() ? dw : make_tensor({s.K, s.Cg(), s.KH, s.KW}, dy.dtype());
+      db_buf = has_bias ? (db.defined() ? db : make_tensor({s.K}, dy.dtype())) : Tensor();
+    }
+    kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, saved, dy.data_ptr<float>(),
+                                  w.data_ptr<float>(), dnnl_data ? dx.data_ptr<float>() : nullptr,
+                                  mut_or_null<float>(dw_buf), mut_or_null<float>(db_buf), has_bias, dy_nhwc);
+  }
+  // The rest on the im2col route (a pass already done is passed as null).
+  Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;
+  if (!rdx.defined() && !rdw.defined() && !rdb.defined()) return {dx, dw, db};
+  dispatch_floating(dy.dtype(), "conv2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    im2col_backward<T>(s, ptr_or_null<T>(x), w.data_ptr<T>(), dy.data_ptr<T>(), mut_or_null<T>(rdx),
+                       mut_or_null<T>(rdw), mut_or_null<T>(rdb));
+  });
+  return {dx, dw, db};
+}
+
+void ConvNode::save_conv(const Conv2dShape& shape, const Tensor& x_, const Tensor& w_, const Tensor& b_,
+                         const kernels::DnnlConvSaved& fwd) {
+  s = shape;
+  has_bias = b_.defined();
+  dnnl_saved.prims = fwd.prims;  // the backward runs the forward's oneDNN primitives
+  if (needs_grad(1) || needs_grad(2)) {
+    x = save(x_);  // dW needs x (and oneDNN's db rides with dW); saved for its version check too
+    dnnl_saved.x = fwd.x;
+  }
+  w = save(w_);
+}
+
+namespace {
+
+struct Conv2dBackward : ConvNode {
+  Conv2dBackward() : ConvNode(OpKind::Conv2d) {}
+  TensorList apply(TensorList&& g) override {
+    ConvGrads r = conv_grads(kernels::as_contiguous(g[0]));
+    return {r.dx, r.dw, r.db};
   }
 };
 
@@ -268,16 +297,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
   kernels::DnnlConvSaved dnnl_saved;
   Tensor y = conv_forward_raw(s, x, w, b, &dnnl_saved);
-  record<Conv2dBackward>(y, {&input, &weight, &bias}, {}, [&](Conv2dBackward& n) {
-    n.s = s;
-    n.has_bias = b.defined();
-    n.dnnl_saved.prims = dnnl_saved.prims;  // the backward runs the forward's oneDNN primitives
-    if (n.needs_grad(1) || n.needs_grad(2)) {
-      n.x = n.save(x);  // dW needs x (and oneDNN's db rides with dW); saved for its version check too
-      n.dnnl_saved.x = dnnl_saved.x;
-    }
-    n.w = n.save(w);
-  });
+  record<Conv2dBackward>(y, {&input, &weight, &bias}, {},
+                         [&](Conv2dBackward& n) { n.save_conv(s, x, w, b, dnnl_saved); });
   return y;
 }
 

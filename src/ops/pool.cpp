@@ -21,17 +21,12 @@
 
 #include "dimgrad/nn/pooling.hpp"
 #include "kernels/simd.hpp"
+#include "ops/conv_pool_util.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
 namespace ops {
 namespace {
-
-struct PoolShape {
-  int64_t P = 1, H = 1, W = 1;  // planes (N·C) and their size
-  int64_t KH = 1, KW = 1, SH = 1, SW = 1, PH = 0, PW = 0, DH = 1, DW = 1;
-  int64_t OH = 1, OW = 1;
-};
 
 int64_t pick(IntArrayRef v, size_t i, const char* op, const char* what) {
   if (v.size() == 1) return v[0];
@@ -49,18 +44,19 @@ int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool
   return out;
 }
 
+}  // namespace
+
 // The input as a contiguous [planes, H, W] tensor (3-d inputs are one image).
-PoolShape pool_shape(const Tensor& x, IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding,
+PoolShape pool_shape(IntArrayRef sizes, ScalarType dt, IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding,
                      IntArrayRef dilation, bool ceil_mode, const char* op) {
-  detail::check_defined(x, op);
-  if (x.dim() != 4 && x.dim() != 3)
-    throw ShapeError(std::string(op) + ": expected input [N, C, H, W] or [C, H, W], got " + shape_str(x.sizes()));
-  if (!is_floating(x.dtype()))
-    throw DTypeError(std::string(op) + ": expected a floating-point input, got " + dtype_name(x.dtype()));
+  if (sizes.size() != 4 && sizes.size() != 3)
+    throw ShapeError(std::string(op) + ": expected input [N, C, H, W] or [C, H, W], got " + shape_str(sizes));
+  if (!is_floating(dt)) throw DTypeError(std::string(op) + ": expected a floating-point input, got " + dtype_name(dt));
   PoolShape s;
-  s.H = x.size(-2);
-  s.W = x.size(-1);
-  s.P = x.numel() / std::max<int64_t>(s.H * s.W, 1);
+  s.H = sizes[sizes.size() - 2];
+  s.W = sizes[sizes.size() - 1];
+  s.P = 1;
+  for (size_t i = 0; i + 2 < sizes.size(); ++i) s.P *= sizes[i];
   s.KH = pick(kernel, 0, op, "kernel_size");
   s.KW = pick(kernel, 1, op, "kernel_size");
   s.SH = stride.empty() ? s.KH : pick(stride, 0, op, "stride");
@@ -78,10 +74,17 @@ PoolShape pool_shape(const Tensor& x, IntArrayRef kernel, IntArrayRef stride, In
   s.OH = pooled_size(s.H, s.KH, s.SH, s.PH, s.DH, ceil_mode);
   s.OW = pooled_size(s.W, s.KW, s.SW, s.PW, s.DW, ceil_mode);
   if (s.OH < 1 || s.OW < 1)
-    throw ShapeError(std::string(op) + ": the input " + shape_str(x.sizes()) + " is too small for kernel " +
+    throw ShapeError(std::string(op) + ": the input " + shape_str(sizes) + " is too small for kernel " +
                      shape_str(kernel) + " (dilation " + shape_str(dilation) + ", padding " + shape_str(padding) +
                      "): the output would be " + std::to_string(s.OH) + "×" + std::to_string(s.OW));
   return s;
+}
+
+namespace {
+PoolShape pool_shape(const Tensor& x, IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding,
+                     IntArrayRef dilation, bool ceil_mode, const char* op) {
+  detail::check_defined(x, op);
+  return ops::pool_shape(x.sizes(), x.dtype(), kernel, stride, padding, dilation, ceil_mode, op);
 }
 
 Shape out_shape(const Tensor& x, int64_t OH, int64_t OW) {
@@ -217,7 +220,11 @@ bool k2s2(const PoolShape& s) {
   return s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.DH == 1 && s.DW == 1 &&
          2 * s.OH <= s.H && 2 * s.OW <= s.W;
 }
+}  // namespace
+
 bool k2s2_tiles(const PoolShape& s) { return k2s2(s) && 2 * s.OH == s.H && 2 * s.OW == s.W; }
+
+namespace {
 
 // y = the maximum of each window, and where it was: idx the int64 index in the
 // plane (I = int64_t, what max_pool2d_with_indices returns), or its code in the
@@ -297,6 +304,220 @@ template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x
   });
 }
 
+}  // namespace
+
+Tensor max_pool_nchw_backward(const PoolShape& s, const Shape& in_shape, const Tensor& indices, const Tensor& codes,
+                              const Tensor& dy) {
+  const int64_t n_out = s.OH * s.OW;
+  const bool par = parallel_planes(s.P * n_out);
+  if (codes.defined()) {
+    // Every pixel is in one window: dx is written once, no zero fill.
+    Tensor dx = make_tensor(in_shape, dy.dtype());  // dx [N, C, H, W]
+    const uint8_t* code = codes.data_ptr<uint8_t>();
+    [[maybe_unused]] const bool avx512 = kernels::active_isa() == kernels::Isa::Avx512;
+    dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* d = dy.data_ptr<T>();
+      T* out = dx.data_ptr<T>();
+      kernels::parallel_for_if(par, s.P, [&](int64_t p) {
+        const T* dp = d + p * n_out;
+        const uint8_t* cp = code + p * n_out;
+        T* xp = out + p * s.H * s.W;
+#if DG_SIMD_DISPATCH
+        if constexpr (std::is_same_v<T, float>) {
+          if (avx512) {
+            max_pool_k2s2_backward_plane_avx512(dp, cp, s.OH, s.OW, xp);
+            return;  // (the next plane)
+          }
+        }
+#endif
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          T* r0 = xp + 2 * oh * s.W;
+          T* r1 = r0 + s.W;
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            // the window's four pixels: dY to the one its code names, 0 to the others
+            const T gv = dp[oh * s.OW + ow];
+            const uint8_t c = cp[oh * s.OW + ow];
+            r0[2 * ow] = c == 0 ? gv : T(0);
+            r0[2 * ow + 1] = c == 1 ? gv : T(0);
+            r1[2 * ow] = c == 2 ? gv : T(0);
+            r1[2 * ow + 1] = c == 3 ? gv : T(0);
+          }
+        }
+      });
+    });
+    return dx;
+  }
+  Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
+  const int64_t* idx = indices.data_ptr<int64_t>();
+  dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* d = dy.data_ptr<T>();
+    T* out = dx.data_ptr<T>();
+    kernels::parallel_for_if(par, s.P, [&](int64_t p) {
+      // dx[p, argmax] += dY[p, oh, ow]: the window's maximum took the whole gradient
+      for (int64_t o = p * n_out; o < (p + 1) * n_out; ++o)
+        if (idx[o] >= 0) out[p * s.H * s.W + idx[o]] += d[o];
+    });
+  });
+  return dx;
+}
+
+void max_pool_nchw_forward(const PoolShape& s, const Tensor& x, const Tensor& y, const Tensor& idx, bool codes) {
+  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (codes) max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<uint8_t>());
+    else max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
+  });
+}
+
+// --------------------------------------------- 2×2 / stride 2 over NHWC input
+// For conv2d_max_pool2d: the convolution's output stays in oneDNN's NHWC layout
+// and is pooled from there. At each output position the four pixels of the
+// window are rows of C contiguous channels, so the selects run along the
+// channels, 16 at a time with AVX-512; y is NCHW, so each position's C outputs
+// go out with a scatter at stride OH·OW (and dY comes in with a gather). The
+// portable loops below do the same one channel at a time (conv2d_max_pool2d
+// takes this path only with AVX-512).
+#if DG_SIMD_DISPATCH
+namespace {
+DG_TARGET_AVX512 void max_pool_k2s2_nhwc_forward_avx512(int64_t C, int64_t OH, int64_t OW, const float* zn,
+                                                        float* yn, uint8_t* cn) {
+  const int64_t W = 2 * OW, plane = OH * OW;
+  const __m512i lane_step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int32_t>(plane)));
+  const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2), k3 = _mm512_set1_epi32(3);
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const float* r0 = zn + ((2 * oh) * W + 2 * ow) * C;  // pixel (2·oh, 2·ow); (2·oh, 2·ow + 1) at + C
+      const float* r1 = r0 + W * C;                       // pixel (2·oh + 1, 2·ow)
+      uint8_t* code = cn + (oh * OW + ow) * C;
+      float* yp = yn + oh * OW + ow;  // y[c, oh, ow] at yp[c · plane]
+      for (int64_t c = 0; c < C; c += 16) {
+        const auto m = static_cast<__mmask16>(C - c >= 16 ? 0xFFFFu : (1u << (C - c)) - 1);
+        const __m512 v00 = _mm512_maskz_loadu_ps(m, r0 + c), v01 = _mm512_maskz_loadu_ps(m, r0 + C + c);
+        const __m512 v10 = _mm512_maskz_loadu_ps(m, r1 + c), v11 = _mm512_maskz_loadu_ps(m, r1 + C + c);
+        // the NCHW kernels' selects in their order: first maximum wins ties, a NaN is taken
+        __m512 best = v00;
+        __m512i k = _mm512_setzero_si512();
+        __mmask16 take = _mm512_cmp_ps_mask(v01, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v01);
+        k = _mm512_mask_mov_epi32(k, take, k1);
+        take = _mm512_cmp_ps_mask(v10, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v10);
+        k = _mm512_mask_mov_epi32(k, take, k2);
+        take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v11);
+        k = _mm512_mask_mov_epi32(k, take, k3);
+        _mm512_mask_cvtepi32_storeu_epi8(code + c, m, k);
+        _mm512_mask_i32scatter_ps(yp + c * plane, m, lane_step, best, 4);
+      }
+    }
+}
+
+DG_TARGET_AVX512 void max_pool_k2s2_nhwc_backward_avx512(int64_t C, int64_t OH, int64_t OW, const float* dyn,
+                                                         const uint8_t* cn, float* dzn) {
+  const int64_t W = 2 * OW, plane = OH * OW;
+  const __m512i lane_step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int32_t>(plane)));
+  const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2), k3 = _mm512_set1_epi32(3);
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      float* r0 = dzn + ((2 * oh) * W + 2 * ow) * C;
+      float* r1 = r0 + W * C;
+      const uint8_t* code = cn + (oh * OW + ow) * C;
+      const float* dp = dyn + oh * OW + ow;  // dY[c, oh, ow] at dp[c · plane]
+      for (int64_t c = 0; c < C; c += 16) {
+        const auto m = static_cast<__mmask16>(C - c >= 16 ? 0xFFFFu : (1u << (C - c)) - 1);
+        const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, lane_step, dp + c * plane, 4);
+        const __m512i k = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_maskz_loadu_epi8(m, code + c));
+        // the window's four pixels: dY to the one its code names, 0 to the others
+        _mm512_mask_storeu_ps(r0 + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_setzero_si512()), g));
+        _mm512_mask_storeu_ps(r0 + C + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k1), g));
+        _mm512_mask_storeu_ps(r1 + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k2), g));
+        _mm512_mask_storeu_ps(r1 + C + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k3), g));
+      }
+    }
+}
+}  // namespace
+#endif
+
+bool max_pool_k2s2_nhwc_fast() {
+  return DG_SIMD_DISPATCH && kernels::active_isa() == kernels::Isa::Avx512;
+}
+
+void max_pool_k2s2_nhwc_forward(int64_t N, int64_t C, int64_t OH, int64_t OW, const float* z, float* y,
+                                uint8_t* codes) {
+  const int64_t W = 2 * OW, plane = OH * OW;
+  [[maybe_unused]] const bool avx512 = kernels::active_isa() == kernels::Isa::Avx512 && C * plane < (int64_t(1) << 31);
+  kernels::parallel_for_if(parallel_planes(N * C * plane * 4), N, [&](int64_t n) {
+    const float* zn = z + n * 4 * plane * C;
+    float* yn = y + n * C * plane;
+    uint8_t* cn = codes + n * plane * C;
+#if DG_SIMD_DISPATCH
+    if (avx512) {
+      max_pool_k2s2_nhwc_forward_avx512(C, OH, OW, zn, yn, cn);
+      return;  // (the next image)
+    }
+#endif
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const float* r0 = zn + ((2 * oh) * W + 2 * ow) * C;
+        const float* r1 = r0 + W * C;
+        uint8_t* code = cn + (oh * OW + ow) * C;
+        for (int64_t c = 0; c < C; ++c) {
+          float best = r0[c];
+          uint8_t k = 0;
+          const float b = r0[C + c], d = r1[c], e = r1[C + c];
+          bool take = b > best || b != b;
+          best = take ? b : best;
+          k = take ? 1 : k;
+          take = d > best || d != d;
+          best = take ? d : best;
+          k = take ? 2 : k;
+          take = e > best || e != e;
+          best = take ? e : best;
+          k = take ? 3 : k;
+          yn[c * plane + oh * OW + ow] = best;
+          code[c] = k;
+        }
+      }
+  });
+}
+
+void max_pool_k2s2_nhwc_backward(int64_t N, int64_t C, int64_t OH, int64_t OW, const float* dy,
+                                 const uint8_t* codes, float* dz) {
+  const int64_t W = 2 * OW, plane = OH * OW;
+  [[maybe_unused]] const bool avx512 = kernels::active_isa() == kernels::Isa::Avx512 && C * plane < (int64_t(1) << 31);
+  kernels::parallel_for_if(parallel_planes(N * C * plane * 4), N, [&](int64_t n) {
+    const float* dyn = dy + n * C * plane;
+    const uint8_t* cn = codes + n * plane * C;
+    float* dzn = dz + n * 4 * plane * C;
+#if DG_SIMD_DISPATCH
+    if (avx512) {
+      max_pool_k2s2_nhwc_backward_avx512(C, OH, OW, dyn, cn, dzn);
+      return;  // (the next image)
+    }
+#endif
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float* r0 = dzn + ((2 * oh) * W + 2 * ow) * C;
+        float* r1 = r0 + W * C;
+        const uint8_t* code = cn + (oh * OW + ow) * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const float g = dyn[c * plane + oh * OW + ow];
+          const uint8_t k = code[c];
+          r0[c] = k == 0 ? g : 0.f;
+          r0[C + c] = k == 1 ? g : 0.f;
+          r1[c] = k == 2 ? g : 0.f;
+          r1[C + c] = k == 3 ? g : 0.f;
+        }
+      }
+  });
+}
+
+namespace {
+
 struct MaxPool2dBackward : Node {
   MaxPool2dBackward() : Node(OpKind::MaxPool2d) {}
   PoolShape s;
@@ -304,60 +525,7 @@ struct MaxPool2dBackward : Node {
   Tensor indices;  // int64, the output's shape; or, when undefined:
   Tensor codes;    // uint8 window codes (k2s2_tiles)
   TensorList apply(TensorList&& g) override {
-    Tensor dy = kernels::as_contiguous(g[0]);
-    const int64_t n_out = s.OH * s.OW;
-    const bool par = parallel_planes(s.P * n_out);
-    if (codes.defined()) {
-      // Every pixel is in one window: dx is written once, no zero fill.
-      Tensor dx = make_tensor(in_shape, dy.dtype());  // dx [N, C, H, W]
-      const uint8_t* code = codes.data_ptr<uint8_t>();
-      [[maybe_unused]] const bool avx512 = kernels::active_isa() == kernels::Isa::Avx512;
-      dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        const T* d = dy.data_ptr<T>();
-        T* out = dx.data_ptr<T>();
-        kernels::parallel_for_if(par, s.P, [&](int64_t p) {
-          const T* dp = d + p * n_out;
-          const uint8_t* cp = code + p * n_out;
-          T* xp = out + p * s.H * s.W;
-#if DG_SIMD_DISPATCH
-          if constexpr (std::is_same_v<T, float>) {
-            if (avx512) {
-              max_pool_k2s2_backward_plane_avx512(dp, cp, s.OH, s.OW, xp);
-              return;  // (the next plane)
-            }
-          }
-#endif
-          for (int64_t oh = 0; oh < s.OH; ++oh) {
-            T* r0 = xp + 2 * oh * s.W;
-            T* r1 = r0 + s.W;
-            for (int64_t ow = 0; ow < s.OW; ++ow) {
-              // the window's four pixels: dY to the one its code names, 0 to the others
-              const T gv = dp[oh * s.OW + ow];
-              const uint8_t c = cp[oh * s.OW + ow];
-              r0[2 * ow] = c == 0 ? gv : T(0);
-              r0[2 * ow + 1] = c == 1 ? gv : T(0);
-              r1[2 * ow] = c == 2 ? gv : T(0);
-              r1[2 * ow + 1] = c == 3 ? gv : T(0);
-            }
-          }
-        });
-      });
-      return {dx};
-    }
-    Tensor dx = zeros(in_shape, dy.dtype());  // dx [N, C, H, W]
-    const int64_t* idx = indices.data_ptr<int64_t>();
-    dispatch_floating(dy.dtype(), "max_pool2d backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* d = dy.data_ptr<T>();
-      T* out = dx.data_ptr<T>();
-      kernels::parallel_for_if(par, s.P, [&](int64_t p) {
-        // dx[p, argmax] += dY[p, oh, ow]: the window's maximum took the whole gradient
-        for (int64_t o = p * n_out; o < (p + 1) * n_out; ++o)
-          if (idx[o] >= 0) out[p * s.H * s.W + idx[o]] += d[o];
-      });
-    });
-    return {dx};
+    return {max_pool_nchw_backward(s, in_shape, indices, codes, kernels::as_contiguous(g[0]))};
   }
 };
 
@@ -462,11 +630,7 @@ std::tuple<Tensor, Tensor> max_pool2d_impl(const Tensor& input, IntArrayRef kern
   Shape os = out_shape(x, s.OH, s.OW);
   const bool use_codes = !want_indices && k2s2_tiles(s);
   Tensor y = make_tensor(os, x.dtype()), idx = make_tensor(os, use_codes ? kUInt8 : kLong);
-  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if (use_codes) max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<uint8_t>());
-    else max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
-  });
+  max_pool_nchw_forward(s, x, y, idx, use_codes);
   record<MaxPool2dBackward>(y, {&input}, {}, [&](MaxPool2dBackward& n) {
     n.s = s;
     n.in_shape = Shape(input.sizes());

@@ -1,5 +1,5 @@
 // Float64 gradcheck cases of the conv and pooling rows of DG_OP_TABLE (conv2d,
-// max_pool2d, avg_pool2d, adaptive_avg_pool2d), registered for the coverage test
+// conv2d_max_pool2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d), registered for the coverage test
 // (tests/ops/gradcheck_registry.hpp). This file also instantiates the cases of
 // the whole test_nn binary (DG_GRADCHECK_TESTS, once per binary).
 #include "dimgrad/nn/conv.hpp"
@@ -9,6 +9,7 @@
 using dg::Tensor;
 using dg::TensorList;
 using dg::test::leaf;
+namespace F = dg::nn::functional;
 
 namespace {
 
@@ -54,6 +55,19 @@ DG_GRADCHECK_CASE(max_pool2d_nonsquare_dilation_ceil, "max_pool2d", IN(distinct_
                   FN(dg::max_pool2d(x[0], {2, 3}, {2, 2}, {1, 0}, {2, 1}, true)));
 DG_GRADCHECK_CASE(max_pool2d_unbatched, "max_pool2d", IN(distinct_leaf({3, 5, 5}, 47)),
                   FN(dg::max_pool2d(x[0], 2, 1)));
+
+// -------------------------------------------------------- conv2d_max_pool2d
+// Sequential's Conv2d → MaxPool2d as one op; float64 runs the NCHW kernels (the
+// NHWC path is float32 only and is tested bit for bit against the composition in
+// test_conv_pool.cpp). A 2×2 window tiling the output (window codes), and an
+// overlapping padded one (int64 argmax), with and without bias. (Fixed seeds: two
+// outputs of a window within the finite-difference step of each other would fail.)
+DG_GRADCHECK_CASE(conv2d_max_pool2d_k2_tiles, "conv2d_max_pool2d",
+                  IN(leaf({2, 3, 6, 4}, 61), leaf({4, 3, 3, 3}, 62), leaf({4}, 63)),
+                  FN(F::detail::conv2d_max_pool2d(x[0], x[1], x[2], 1, 1, 1, 1, 2)));
+DG_GRADCHECK_CASE(conv2d_max_pool2d_stride2_overlap_no_bias, "conv2d_max_pool2d",
+                  IN(leaf({1, 2, 9, 8}, 64), leaf({3, 2, 2, 3}, 65)),
+                  FN(F::detail::conv2d_max_pool2d(x[0], x[1], Tensor(), {2, 1}, {0, 1}, 1, 1, 3, 2, 1)));
 
 // --------------------------------------------------------------- avg_pool2d
 DG_GRADCHECK_CASE(avg_pool2d_k2, "avg_pool2d", IN(leaf({2, 2, 4, 6}, 321)), FN(dg::avg_pool2d(x[0], 2)));

@@ -66,7 +66,21 @@ using Conv2dFuncOptions = ConvFuncOptions<2>;
 // padding kValid = 0; kSame keeps H and W (stride 1 only; an odd total padding
 // puts the extra row/column at the bottom/right, as PyTorch does).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions& options = {});
+namespace detail {
+// max_pool2d(conv2d(input, weight, bias, ...), pool_kernel, ...) as one op (one
+// node "conv2d_max_pool2d"; the convolution's output is pooled in the layout
+// oneDNN wrote it in and is not kept): what Sequential runs for a Conv2d followed
+// by a MaxPool2d. Arguments as dg::conv2d's and dg::max_pool2d's (numeric
+// padding only); errors name conv2d or conv2d_max_pool2d.
+Tensor conv2d_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                         IntArrayRef padding, IntArrayRef dilation, int64_t groups, IntArrayRef pool_kernel,
+                         IntArrayRef pool_stride = {}, IntArrayRef pool_padding = 0, IntArrayRef pool_dilation = 1,
+                         bool ceil_mode = false);
+}  // namespace detail
 }  // namespace functional
+
+class MaxPool2dImpl;  // dimgrad/nn/pooling.hpp
+class ReLUImpl;       // dimgrad/nn/activation.hpp
 
 // Conv2d: weight [out, in/groups, kh, kw] and bias [out], initialised as
 // LibTorch does: kaiming_uniform(a = √5), which is U(±1/√fan_in), for the
@@ -83,10 +97,23 @@ class Conv2dImpl : public Module {
   void reset_parameters();
   // "Conv2d 1→32 k3" (+ " s2 p1 d2 g2" where not the default).
   void pretty_print(std::ostream& os) const override;
+  // pool->forward(forward(input)), or with relu between them
+  // pool->forward(relu->forward(forward(input))), with the convolution and the
+  // pooling as one op, conv2d_max_pool2d (then the ReLU on the pooled tensor, as
+  // MaxPool2dImpl::forward_after_relu): what Sequential runs for these layers.
+  // The same values and gradients; the layers appear in the shape trail and name
+  // their ops as when run one by one (the fused node by this layer's path). Runs
+  // them one by one where the op does not apply (padding kSame that trims, or an
+  // input either layer refuses, so that the layer's own error is the one thrown).
+  Tensor forward_then_max_pool(MaxPool2dImpl& pool, ReLUImpl* relu, const Tensor& input);
 
   Conv2dOptions options;
   Tensor weight;
   Tensor bias;
+
+ private:
+  // Throws the layer's shape or dtype error for an input it cannot take.
+  void check_input(ForwardGuard& guard, const Tensor& input) const;
 };
 DG_MODULE(Conv2d);
 

@@ -242,6 +242,9 @@ class ForwardGuard {
   [[noreturn]] void shape_error(const std::string& expected, const std::string& hint = "") const;
   // Records the layer's output shape in the trail; returns y.
   const Tensor& done(const Tensor& y);
+  // The same for a layer whose output is never made as a tensor of its own (the
+  // convolution inside a fused conv2d_max_pool2d).
+  void done_shape(IntArrayRef shape);
 
  private:
   const Module& module_;
@@ -264,7 +267,11 @@ std::string shape_trail();
 // - a Linear or a BatchNorm1d/2d/3d followed by a ReLU runs as one op,
 //   linear_relu or batch_norm_relu (LinearImpl / BatchNormImplBase::
 //   forward_then_relu): the layer's output pass writes max(·, 0) and its
-//   backward masks dY, with no relu node of its own.
+//   backward masks dY, with no relu node of its own;
+// - a Conv2d followed by a MaxPool2d, or by a ReLU and a MaxPool2d, runs as one
+//   op conv2d_max_pool2d (then the ReLU, after the pooling as above;
+//   Conv2dImpl::forward_then_max_pool): the convolution's output is pooled in
+//   the layout the convolution wrote it in and is not kept.
 class SequentialImpl : public Module {
  public:
   SequentialImpl() : Module("Sequential") {}

@@ -92,6 +92,9 @@ class MaxPool2dImpl : public Module {
   // Sequential uses it for a ReLU followed by a MaxPool2d. Both layers appear
   // in the shape trail and name their ops (module paths) as when run one by one.
   Tensor forward_after_relu(ReLUImpl& relu, const Tensor& input);
+  // Whether forward takes an image of H × W without an error (valid options, the
+  // window fits): Conv2dImpl::forward_then_max_pool fuses only then.
+  bool accepts(int64_t H, int64_t W) const;
   void reset() {}
   void pretty_print(std::ostream& os) const override;  // "MaxPool2d k2 s2"
   MaxPool2dOptions options;
