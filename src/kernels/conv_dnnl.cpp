@@ -62,7 +62,8 @@ Key key_of(const Conv2dShape& s, bool bias) {
 
 struct ConvPrims {
   memory::desc x_md, w_md, b_md, y_md;  // our plain layouts
-  memory::desc y_nhwc_md;               // y or dY handed over in NHWC (y_nhwc, dy_nhwc)
+  memory::desc y_nhwc_md;               // y or dY handed over in NHWC (y_nhwc, DyLayout::NHWC)
+  memory::desc y_blocked16_md;          // dY handed over in nChw16c (DyLayout::Blocked16)
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_forward fwd;
   // The data gradient: oneDNN's backward-data primitive, or (data_as_forward)
@@ -104,6 +105,7 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
   p->x_md = memory::desc(dims_of({s.N, s.C, s.H, s.W}), dt::f32, tag::nchw);
   p->y_md = memory::desc(dims_of({s.N, s.K, s.OH, s.OW}), dt::f32, tag::nchw);
   p->y_nhwc_md = memory::desc(dims_of({s.N, s.K, s.OH, s.OW}), dt::f32, tag::nhwc);
+  p->y_blocked16_md = memory::desc(dims_of({s.N, s.K, s.OH, s.OW}), dt::f32, tag::nChw16c);
   p->w_md = s.groups == 1 ? memory::desc(dims_of({s.K, s.C, s.KH, s.KW}), dt::f32, tag::oihw)
                           : memory::desc(dims_of({s.groups, s.Kg(), s.Cg(), s.KH, s.KW}), dt::f32, tag::goihw);
   p->b_md = bias ? memory::desc(dims_of({s.K}), dt::f32, tag::x) : memory::desc();
@@ -244,6 +246,12 @@ ConvAlgo conv_algo() { return static_cast<ConvAlgo>(algo_slot().load()); }
 
 bool dnnl_conv2d_nhwc(const Conv2dShape& s) { return activation_layout(s) == tag::nhwc; }
 
+bool dnnl_conv2d_weights_read_blocked16(const Conv2dShape& s, bool bias, const DnnlConvSaved& saved) {
+  if (s.K % 16 != 0) return false;  // (nChw16c would pad K up; such a buffer is not offered)
+  auto p = saved.prims ? std::static_pointer_cast<ConvPrims>(saved.prims) : prims_for(s, bias);
+  return p->bwd_w_pd->diff_dst_desc() == p->y_blocked16_md;
+}
+
 bool dnnl_conv2d_supported(const Conv2dShape& s) {
   return (s.OH - 1) * s.SH + s.DH * (s.KH - 1) + 1 - s.H - s.PH >= 0 &&
          (s.OW - 1) * s.SW + s.DW * (s.KW - 1) + 1 - s.W - s.PW >= 0;
@@ -294,13 +302,15 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 }
 
 void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
-                          const float* w, float* dx, float* dw, float* db, bool bias, bool dy_nhwc) {
+                          const float* w, float* dx, float* dw, float* db, bool bias, DyLayout dy_layout) {
   AsyncSignalsHeld held;  // see signal_guard.hpp
   auto p = saved.prims ? std::static_pointer_cast<ConvPrims>(saved.prims) : prims_for(s, bias);
   // dY in the layout of each pass that runs; when both want the same layout
   // (the usual case) it is reordered once and shared.
   std::optional<Arg> dy_data, dy_weights;
-  const memory::desc& dy_md = dy_nhwc ? p->y_nhwc_md : p->y_md;
+  const memory::desc& dy_md = dy_layout == DyLayout::NHWC        ? p->y_nhwc_md
+                              : dy_layout == DyLayout::Blocked16 ? p->y_blocked16_md
+                                                                 : p->y_md;
   if (dx) {
     dy_data.emplace(dy_md, p->dy_desc_for_data(), const_cast<float*>(dy));
     dy_data->in();

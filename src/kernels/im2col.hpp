@@ -73,8 +73,16 @@ struct DnnlConvSaved {
 
 // Whether oneDNN runs this geometry's activations in NHWC (16 or more channels
 // in and out, no groups; see conv_dnnl.cpp): a caller that hands it y and dY in
-// NHWC (y_nhwc, dy_nhwc below) then skips their reorders.
+// NHWC (y_nhwc, DyLayout::NHWC below) then skips their reorders.
 bool dnnl_conv2d_nhwc(const Conv2dShape& s);
+// How a caller lays dY out for dnnl_conv2d_backward: NCHW; NHWC ([N, OH, OW,
+// K]); or oneDNN's blocked nChw16c ([N, K/16, OH, OW, 16], K a multiple of 16),
+// the layout its weight gradient reads for few input channels (a first layer).
+// Any layout is correct; one a pass reads as it is skips that pass's reorder.
+enum class DyLayout { NCHW, NHWC, Blocked16 };
+// Whether the weight-gradient primitive of this backward (saved's set, or the
+// cached one when the forward took the im2col route) reads dY in nChw16c.
+bool dnnl_conv2d_weights_read_blocked16(const Conv2dShape& s, bool bias, const DnnlConvSaved& saved);
 
 // float32 convolution by oneDNN primitives (cached per shape). Tensors are
 // plain NCHW / OIHW, contiguous, except y when y_nhwc: [N, OH, OW, K].
@@ -86,8 +94,9 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
 // saved.x from the forward when defined, is read only for dw). dY is put into
 // oneDNN's layout once for both passes. `bias`: whether the forward had one.
 // saved: what the forward left, or empty when the forward took the im2col route.
-// dy_nhwc: dY is laid out [N, OH, OW, K] (dx is NCHW either way).
+// dy_layout: how dY is laid out (dx is NCHW either way).
 void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
-                          const float* w, float* dx, float* dw, float* db, bool bias, bool dy_nhwc = false);
+                          const float* w, float* dx, float* dw, float* db, bool bias,
+                          DyLayout dy_layout = DyLayout::NCHW);
 
 }  // namespace dg::kernels

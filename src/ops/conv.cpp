@@ -218,7 +218,7 @@ Tensor conv_forward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w, 
 
 ConvGrads conv_backward_raw(const Conv2dShape& s, const Tensor& x, const Tensor& w,
                             const kernels::DnnlConvSaved& saved, bool has_bias, const Tensor& dy_in, bool want_dx,
-                            bool want_dw, bool want_db, bool dy_nhwc) {
+                            bool want_dw, bool want_db, kernels::DyLayout dy_layout) {
   Tensor dy = dy_in;
   Tensor dx, dw, db;
   if (want_dx) dx = make_tensor({s.N, s.C, s.H, s.W}, dy.dtype());     // dx [N, C, H, W]
@@ -231,12 +231,17 @@ ConvGrads conv_backward_raw(const Conv2dShape& s, const Tensor& x, const Tensor&
   }
   const bool dnnl_data = dx.defined() && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardData);
   const bool dnnl_weights = (dw.defined() || db.defined()) && use_dnnl(s, dy.dtype(), kernels::ConvPass::BackwardWeights);
-  // dY in NHWC for a pass on the im2col route (the route setting changed since
-  // the forward): that route reads NCHW.
-  if (dy_nhwc && ((dx.defined() && !dnnl_data) || ((dw.defined() || db.defined()) && !dnnl_weights))) {
+  // dY in NHWC or nChw16c for a pass on the im2col route (the route setting
+  // changed since the forward): that route reads NCHW.
+  if (dy_layout != kernels::DyLayout::NCHW &&
+      ((dx.defined() && !dnnl_data) || ((dw.defined() || db.defined()) && !dnnl_weights))) {
     NoGradGuard no_grad;
-    dy = kernels::as_contiguous(dy.permute({0, 3, 1, 2}));
-    dy_nhwc = false;
+    if (dy_layout == kernels::DyLayout::NHWC) {
+      dy = kernels::as_contiguous(dy.permute({0, 3, 1, 2}));  // [N, OH, OW, K] → [N, K, OH, OW]
+    } else {  // [N, K/16, OH, OW, 16] → [N, K/16, 16, OH, OW] = [N, K, OH, OW]
+      dy = kernels::as_contiguous(dy.permute({0, 1, 4, 2, 3})).reshape({s.N, s.K, s.OH, s.OW});
+    }
+    dy_layout = kernels::DyLayout::NCHW;
   }
   if (dnnl_data || dnnl_weights) {
     // oneDNN's weight primitive yields dW and db together (db is then needed as a buffer).
@@ -247,7 +252,7 @@ ConvGrads conv_backward_raw(const Conv2dShape& s, const Tensor& x, const Tensor&
     }
     kernels::dnnl_conv2d_backward(s, dnnl_weights ? x.data_ptr<float>() : nullptr, saved, dy.data_ptr<float>(),
                                   w.data_ptr<float>(), dnnl_data ? dx.data_ptr<float>() : nullptr,
-                                  mut_or_null<float>(dw_buf), mut_or_null<float>(db_buf), has_bias, dy_nhwc);
+                                  mut_or_null<float>(dw_buf), mut_or_null<float>(db_buf), has_bias, dy_layout);
   }
   // The rest on the im2col route (a pass already done is passed as null).
   Tensor rdx = dnnl_data ? Tensor() : dx, rdw = dnnl_weights ? Tensor() : dw, rdb = dnnl_weights ? Tensor() : db;
@@ -258,6 +263,12 @@ ConvGrads conv_backward_raw(const Conv2dShape& s, const Tensor& x, const Tensor&
                        mut_or_null<T>(rdw), mut_or_null<T>(rdb));
   });
   return {dx, dw, db};
+}
+
+bool ConvNode::only_weights_read_blocked16() const {
+  return w.dtype() == kFloat && !needs_grad(0) && (needs_grad(1) || needs_grad(2)) &&
+         use_dnnl(s, kFloat, kernels::ConvPass::BackwardWeights) &&
+         kernels::dnnl_conv2d_weights_read_blocked16(s, has_bias, dnnl_saved);
 }
 
 void ConvNode::save_conv(const Conv2dShape& shape, const Tensor& x_, const Tensor& w_, const Tensor& b_,

@@ -34,15 +34,23 @@ struct Conv2dMaxPool2dBackward : ConvNode {
   Tensor codes;       // uint8 window codes (k2s2_tiles)
   TensorList apply(TensorList&& g) override {
     Tensor dy = kernels::as_contiguous(g[0]);  // dY [N, K, PH, PW]
-    Tensor dz;                                 // G = dZ, Z's shape and layout
+    Tensor dz;                                 // G = dZ, Z's shape, in `layout`
+    kernels::DyLayout layout = kernels::DyLayout::NCHW;
     if (nhwc) {
       dz = make_tensor({s.N, s.OH, s.OW, s.K}, dy.dtype());
       max_pool_k2s2_nhwc_backward(s.N, s.K, ps.OH, ps.OW, dy.data_ptr<float>(), codes.data_ptr<uint8_t>(),
                                   dz.data_ptr<float>());
+      layout = kernels::DyLayout::NHWC;
+    } else if (codes.defined() && max_pool_k2s2_relayout_fast() && only_weights_read_blocked16()) {
+      // a first layer: G only feeds oneDNN's weight gradient, which reads nChw16c
+      dz = make_tensor({s.N, s.K / 16, s.OH, s.OW, 16}, dy.dtype());
+      max_pool_k2s2_backward_blocked16(s.N, s.K, ps.OH, ps.OW, dy.data_ptr<float>(), codes.data_ptr<uint8_t>(),
+                                       dz.data_ptr<float>());
+      layout = kernels::DyLayout::Blocked16;
     } else {
       dz = max_pool_nchw_backward(ps, Shape({s.N, s.K, s.OH, s.OW}), indices, codes, dy);
     }
-    ConvGrads r = conv_grads(dz, nhwc);
+    ConvGrads r = conv_grads(dz, layout);
     return {r.dx, r.dw, r.db};
   }
 };
@@ -69,7 +77,7 @@ Tensor conv2d_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor
                                   pool_padding, pool_dilation, ceil_mode, "conv2d_max_pool2d");
   Tensor x = kernels::as_contiguous(input), w = kernels::as_contiguous(weight);
   Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
-  const bool nhwc = k2s2_tiles(ps) && conv_runs_nhwc(cs, x.dtype()) && max_pool_k2s2_nhwc_fast();
+  const bool nhwc = k2s2_tiles(ps) && conv_runs_nhwc(cs, x.dtype()) && max_pool_k2s2_relayout_fast();
   kernels::DnnlConvSaved dnnl_saved;
   Tensor z = conv_forward_raw(cs, x, w, b, &dnnl_saved, nhwc);  // Z: [N, K, OH, OW], or [N, OH, OW, K]
   Tensor y = make_tensor({cs.N, cs.K, ps.OH, ps.OW}, x.dtype());

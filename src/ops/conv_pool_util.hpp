@@ -22,14 +22,15 @@ bool conv_runs_nhwc(const kernels::Conv2dShape& s, ScalarType dt);
 Tensor conv_forward_raw(const kernels::Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
                         kernels::DnnlConvSaved* saved = nullptr, bool y_nhwc = false);
 // The gradients asked for (the others undefined): dx [N, C, H, W], dw [K, C/G, KH,
-// KW], db [K]. dy contiguous: [N, K, OH, OW], or [N, OH, OW, K] when dy_nhwc. x is
+// KW], db [K]. dy contiguous, laid out as dy_layout says (NHWC and Blocked16 only
+// where oneDNN runs the passes that read it; else it is put back into NCHW). x is
 // read only for dw and db.
 struct ConvGrads {
   Tensor dx, dw, db;
 };
 ConvGrads conv_backward_raw(const kernels::Conv2dShape& s, const Tensor& x, const Tensor& w,
                             const kernels::DnnlConvSaved& saved, bool has_bias, const Tensor& dy, bool want_dx,
-                            bool want_dw, bool want_db, bool dy_nhwc = false);
+                            bool want_dw, bool want_db, kernels::DyLayout dy_layout = kernels::DyLayout::NCHW);
 // A node whose inputs are conv2d's (x, w, b): what its backward needs, kept by
 // save_conv when the node is recorded.
 struct ConvNode : Node {
@@ -44,10 +45,15 @@ struct ConvNode : Node {
     Node::release_saved();
     dnnl_saved.reset();
   }
-  // The gradients of x, w, b that are needed, from dY (contiguous; NHWC when dy_nhwc).
-  ConvGrads conv_grads(const Tensor& dy, bool dy_nhwc = false) {
-    return conv_backward_raw(s, x, w, dnnl_saved, has_bias, dy, needs_grad(0), needs_grad(1), needs_grad(2), dy_nhwc);
+  // The gradients of x, w, b that are needed, from dY (contiguous, laid out as dy_layout says).
+  ConvGrads conv_grads(const Tensor& dy, kernels::DyLayout dy_layout = kernels::DyLayout::NCHW) {
+    return conv_backward_raw(s, x, w, dnnl_saved, has_bias, dy, needs_grad(0), needs_grad(1), needs_grad(2),
+                             dy_layout);
   }
+  // Whether this backward's only pass is the weight gradient on oneDNN reading
+  // dY in nChw16c (a float32 first layer with few input channels): then dY can be
+  // written in that layout (DyLayout::Blocked16) and skip the reorder.
+  bool only_weights_read_blocked16() const;
 };
 
 // ---------------------------------------------------------------- pool.cpp
@@ -71,9 +77,9 @@ void max_pool_nchw_forward(const PoolShape& s, const Tensor& x, const Tensor& y,
 // indices (int64), or codes (uint8) when indices is undefined.
 Tensor max_pool_nchw_backward(const PoolShape& s, const Shape& in_shape, const Tensor& indices, const Tensor& codes,
                               const Tensor& dy);
-// Whether the two kernels below run vectorized here (AVX-512); else their loops
-// are scalar and conv2d_max_pool2d keeps to NCHW.
-bool max_pool_k2s2_nhwc_fast();
+// Whether the three kernels below run vectorized here (AVX-512); else their
+// loops are scalar and conv2d_max_pool2d keeps to NCHW.
+bool max_pool_k2s2_relayout_fast();
 // The 2×2 / stride-2 window over z laid out [N, H, W, C] (a tiling one, H = 2·OH,
 // W = 2·OW): y [N, C, OH, OW] (NCHW) and the window codes [N, OH, OW, C]; the same
 // selects in the same order as the NCHW kernels (first maximum wins ties, a NaN
@@ -84,5 +90,10 @@ void max_pool_k2s2_nhwc_forward(int64_t N, int64_t C, int64_t OH, int64_t OW, co
 // is written once (dY where its window's code points, 0 elsewhere).
 void max_pool_k2s2_nhwc_backward(int64_t N, int64_t C, int64_t OH, int64_t OW, const float* dy,
                                  const uint8_t* codes, float* dz);
+// The NCHW backward (dy [N, C, OH, OW], codes [N, C, OH, OW] from the NCHW
+// forward) writing dz in oneDNN's blocked nChw16c, [N, C/16, H, W, 16] (C a
+// multiple of 16): every pixel written once, as the NCHW backward does.
+void max_pool_k2s2_backward_blocked16(int64_t N, int64_t C, int64_t OH, int64_t OW, const float* dy,
+                                      const uint8_t* codes, float* dz);
 
 }  // namespace dg::ops

@@ -324,3 +324,78 @@ TEST(Conv2dMaxPool2d, SequentialFallsBackToTheLayers) {
     EXPECT_EQ(y.grad_fn()->op(), OpKind::MaxPool2d) << "a subclass runs its own forward";
   }
 }
+
+// A first layer (its input needs no gradient) whose weight gradient oneDNN reads
+// in nChw16c: the backward writes G in that layout. dW and db against the
+// composition, bit for bit, on every ISA and 1/2 threads: W2's first layer, 3 → 16
+// channels without bias, 48 channels (three blocks); 20 channels (not a multiple
+// of 16) keeps G in NCHW.
+TEST(Conv2dMaxPool2d, FirstLayerWeightGradientFromBlockedG) {
+  const Case cases[] = {
+      {"w2_first_layer", 3, 1, 28, 28, 32, 3, 3, 1, 1, true, 2, 2, 0, false},
+      {"c3_k16_no_bias", 2, 3, 10, 6, 16, 3, 3, 1, 1, false, 2, 2, 0, false},
+      {"c1_k48", 2, 1, 8, 8, 48, 3, 3, 1, 1, true, 2, 2, 0, false},
+      {"c2_k20_nchw", 2, 2, 6, 6, 20, 3, 3, 1, 1, true, 2, 2, 0, false},
+  };
+  if (kernels::cpu_isa() == kernels::Isa::Avx512) {  // oneDNN's layout for this CPU: nChw16c
+    Tensor x = zeros({64, 1, 28, 28}), w = zeros({32, 1, 3, 3});
+    EXPECT_TRUE(kernels::dnnl_conv2d_weights_read_blocked16(ops::conv_shape(x, w, Tensor(), 1, 1, 1, 1), true, {}));
+  }
+  for (const Case& k : cases)
+    dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& where) {
+      SCOPED_TRACE(std::string(k.name) + " " + where);
+      TensorList a = inputs(k, false), b = copies(a);
+      a[0] = a[0].detach();
+      b[0] = b[0].detach();
+      Tensor y1 = fused(k, a), y2 = composed(k, b);
+      expect_same_bits(y1, y2, "y");
+      manual_seed(12);
+      Tensor dy = randn(y1.sizes());
+      y1.backward(dy);
+      y2.backward(dy);
+      EXPECT_FALSE(a[0].grad().defined());
+      expect_same_bits(a[1].grad(), b[1].grad(), "dW");
+      if (k.bias) expect_same_bits(a[2].grad(), b[2].grad(), "db");
+    });
+}
+
+// The blocked backward kernel against the NCHW one (every pixel overwritten).
+TEST(Conv2dMaxPool2d, Blocked16KernelMatchesNchwKernel) {
+  const int64_t N = 2, C = 32, OH = 3, OW = 5, H = 2 * OH, W = 2 * OW;
+  manual_seed(23);
+  Tensor z = randn({N, C, H, W});
+  const ops::PoolShape ps = ops::pool_shape(z.sizes(), kFloat, 2, {}, 0, 1, false, "test");
+  Tensor y = empty({N, C, OH, OW}), codes = empty({N, C, OH, OW}, kUInt8);
+  ops::max_pool_nchw_forward(ps, z, y, codes, true);
+  Tensor dy = randn({N, C, OH, OW});
+  Tensor dz_ref = ops::max_pool_nchw_backward(ps, Shape({N, C, H, W}), Tensor(), codes, dy);
+  dg_test::on_every_isa_and_thread_count({1, 2}, [&](int, const std::string& where) {
+    SCOPED_TRACE(where);
+    Tensor dz = full({N, C / 16, H, W, 16}, 7.0);
+    ops::max_pool_k2s2_backward_blocked16(N, C, OH, OW, dy.data_ptr<float>(), codes.data_ptr<uint8_t>(),
+                                          dz.data_ptr<float>());
+    expect_same_bits(dz.permute({0, 1, 4, 2, 3}).reshape({N, C, H, W}), dz_ref, "dz");
+  });
+}
+
+// conv_backward_raw given dY in nChw16c or NHWC while the route is im2col: it
+// puts dY back into NCHW and gives the NCHW result.
+TEST(Conv2dMaxPool2d, BackwardPutsOtherLayoutsBackForIm2col) {
+  manual_seed(24);
+  Tensor x = randn({2, 16, 5, 6}), w = randn({32, 16, 3, 3}), b = randn({32});
+  const kernels::Conv2dShape s = ops::conv_shape(x, w, b, 1, 1, 1, 1);
+  Tensor dy = randn({2, 32, 5, 6});
+  kernels::set_conv_algo(kernels::ConvAlgo::Im2col);
+  const ops::ConvGrads want = ops::conv_backward_raw(s, x, w, {}, true, dy, true, true, true);
+  const ops::ConvGrads nhwc = ops::conv_backward_raw(s, x, w, {}, true, dy.permute({0, 2, 3, 1}).contiguous(), true,
+                                                     true, true, kernels::DyLayout::NHWC);
+  const ops::ConvGrads blocked =
+      ops::conv_backward_raw(s, x, w, {}, true, dy.reshape({2, 2, 16, 5, 6}).permute({0, 1, 3, 4, 2}).contiguous(),
+                             true, true, true, kernels::DyLayout::Blocked16);
+  kernels::set_conv_algo(kernels::ConvAlgo::Auto);
+  for (const ops::ConvGrads* g : {&nhwc, &blocked}) {
+    expect_same_bits(g->dx, want.dx, "dx");
+    expect_same_bits(g->dw, want.dw, "dW");
+    expect_same_bits(g->db, want.db, "db");
+  }
+}
