@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "dimgrad/nn/conv.hpp"
@@ -113,15 +114,20 @@ template <class T> double row_sum(const T* row, int64_t n) {
 }
 
 // ----------------------------------------------------------- im2col route
-template <class T> void im2col_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+// y [N, K, OH, OW]; or, when y is null, each image's output goes to each(n, Y_n)
+// from a per-thread buffer right after its GEMMs (see conv_forward_im2col_each).
+template <class T>
+void im2col_forward(const Conv2dShape& s, const T* x, const T* w, const T* b, T* y,
+                    const std::function<void(int64_t, const void*)>* each = nullptr) {
   const int64_t P = s.plane(), R = s.Cg() * s.KH * s.KW, Kg = s.Kg();
   const int64_t x_step = s.C * s.H * s.W, y_step = s.K * P;
   const bool par = batch_parallel<T>(s);
   const int nthreads = par ? omp_get_max_threads() : 1;
   std::vector<T> cols_all(s.pointwise() ? 0 : static_cast<size_t>(nthreads * s.rows() * P));
+  std::vector<T> y_all(y ? 0 : static_cast<size_t>(nthreads * y_step));
   kernels::parallel_for_if(par, s.N, [&](int64_t n, int thread) {
     const T* xn = x + n * x_step;
-    T* yn = y + n * y_step;
+    T* yn = y ? y + n * y_step : y_all.data() + thread * y_step;
     const T* cols = xn;  // a 1×1 stride-1 kernel reads the image as it is
     if (!s.pointwise()) {
       T* buf = cols_all.data() + thread * s.rows() * P;
@@ -134,6 +140,7 @@ template <class T> void im2col_forward(const Conv2dShape& s, const T* x, const T
     if (b)
       for (int64_t k = 0; k < s.K; ++k)
         for (int64_t p = 0; p < P; ++p) yn[k * P + p] += b[k];  // b [K] broadcast over P
+    if (!y) (*each)(n, yn);
   });
 }
 
@@ -193,6 +200,19 @@ template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? 
 template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
 
 }  // namespace
+
+bool conv_forward_on_im2col(const Conv2dShape& s, ScalarType dt) {
+  return !use_dnnl(s, dt, kernels::ConvPass::Forward);
+}
+
+void conv_forward_im2col_each(const Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                              const std::function<void(int64_t, const void*)>& each) {
+  if (s.N == 0) return;
+  dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    im2col_forward<T>(s, x.data_ptr<T>(), w.data_ptr<T>(), ptr_or_null<T>(b), nullptr, &each);
+  });
+}
 
 bool conv_runs_nhwc(const Conv2dShape& s, ScalarType dt) {
   using kernels::ConvPass;

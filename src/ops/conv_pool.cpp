@@ -14,8 +14,9 @@
 // and G skip the two reorders between NCHW and NHWC that conv2d makes
 // (docs/performance.md, round 10). Z itself is not kept; the backward needs only
 // the argmax. Elsewhere (im2col, float64, windows other than a tiling 2×2, a CPU
-// without AVX-512) the op runs the two NCHW kernels one after the other, with
-// the same values.
+// without AVX-512) the op runs the NCHW kernels, with the same values; on the
+// im2col route each image's Z_n is pooled right after its GEMMs, while it is in
+// cache, so Z is never written out whole (W2's first layer at batch 1000: 100 MB).
 #include "ops/conv_pool_util.hpp"
 
 #include "dimgrad/nn/conv.hpp"
@@ -79,18 +80,29 @@ Tensor conv2d_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor
   Tensor b = bias.defined() ? kernels::as_contiguous(bias) : Tensor();
   const bool nhwc = k2s2_tiles(ps) && conv_runs_nhwc(cs, x.dtype()) && max_pool_k2s2_relayout_fast();
   kernels::DnnlConvSaved dnnl_saved;
-  Tensor z = conv_forward_raw(cs, x, w, b, &dnnl_saved, nhwc);  // Z: [N, K, OH, OW], or [N, OH, OW, K]
   Tensor y = make_tensor({cs.N, cs.K, ps.OH, ps.OW}, x.dtype());
   const bool codes = k2s2_tiles(ps);
   Tensor idx = nhwc ? make_tensor({cs.N, ps.OH, ps.OW, cs.K}, kUInt8)
                     : make_tensor({cs.N, cs.K, ps.OH, ps.OW}, codes ? kUInt8 : kLong);
   if (nhwc) {
+    Tensor z = conv_forward_raw(cs, x, w, b, &dnnl_saved, true);  // Z [N, OH, OW, K], not kept
     max_pool_k2s2_nhwc_forward(cs.N, cs.K, ps.OH, ps.OW, z.data_ptr<float>(), y.data_ptr<float>(),
                                idx.data_ptr<uint8_t>());
+  } else if (conv_forward_on_im2col(cs, x.dtype())) {
+    // Each image's Z_n [K, OH, OW] is pooled right after its GEMMs, while it is in cache.
+    PoolShape image = ps;
+    image.P = cs.K;
+    const int64_t y_step = cs.K * ps.OH * ps.OW, idx_bytes = y_step * (codes ? 1 : 8);
+    char* yd = static_cast<char*>(y.raw_data());
+    char* id = static_cast<char*>(idx.raw_data());
+    const int64_t y_bytes = y_step * static_cast<int64_t>(x.element_size());
+    conv_forward_im2col_each(cs, x, w, b, [&](int64_t n, const void* zn) {
+      max_pool_nchw_forward(image, x.dtype(), zn, yd + n * y_bytes, id + n * idx_bytes, codes);
+    });
   } else {
+    Tensor z = conv_forward_raw(cs, x, w, b, &dnnl_saved);  // Z [N, K, OH, OW], not kept
     max_pool_nchw_forward(ps, z, y, idx, codes);
   }
-  z.reset();  // not kept: the backward reads the argmax only
   record<Conv2dMaxPool2dBackward>(y, {&input, &weight, &bias}, {}, [&](Conv2dMaxPool2dBackward& n) {
     n.save_conv(cs, x, w, b, dnnl_saved);
     n.ps = ps;

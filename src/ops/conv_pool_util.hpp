@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "kernels/im2col.hpp"
 #include "ops/op_util.hpp"
@@ -13,6 +14,16 @@ namespace dg::ops {
 // Checks the operands (errors name conv2d and the shapes) and returns the geometry.
 kernels::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, IntArrayRef stride,
                                 IntArrayRef padding, IntArrayRef dilation, int64_t groups);
+// Whether this convolution's forward takes the im2col route (where
+// conv_forward_im2col_each applies).
+bool conv_forward_on_im2col(const kernels::Conv2dShape& s, ScalarType dt);
+// The forward on the im2col route, image by image: each image's output Y_n [K,
+// OH, OW] (contiguous, x's dtype) is handed to each(n, Y_n) right after its
+// GEMMs, from a per-thread buffer that is still in cache, instead of being
+// written to a tensor. Images run in parallel (each() too, so it must only
+// write its own image's part of anything).
+void conv_forward_im2col_each(const kernels::Conv2dShape& s, const Tensor& x, const Tensor& w, const Tensor& b,
+                              const std::function<void(int64_t, const void*)>& each);
 // Whether the forward and both gradients of this convolution run on oneDNN with
 // NHWC activations (then y and dY can be handed over in NHWC with no reorder).
 bool conv_runs_nhwc(const kernels::Conv2dShape& s, ScalarType dt);
@@ -73,6 +84,9 @@ bool k2s2_tiles(const PoolShape& s);
 // Max pooling of a contiguous NCHW x into y (the output's shape) and idx: int64
 // plane indices, or uint8 window codes when `codes` (only where k2s2_tiles).
 void max_pool_nchw_forward(const PoolShape& s, const Tensor& x, const Tensor& y, const Tensor& idx, bool codes);
+// The same on raw buffers of dtype dt (idx: int64, or uint8 when codes), serial
+// when called inside a parallel region.
+void max_pool_nchw_forward(const PoolShape& s, ScalarType dt, const void* x, void* y, void* idx, bool codes);
 // dx [in_shape] from dy (contiguous, the output's shape) and what the forward kept:
 // indices (int64), or codes (uint8) when indices is undefined.
 Tensor max_pool_nchw_backward(const PoolShape& s, const Shape& in_shape, const Tensor& indices, const Tensor& codes,

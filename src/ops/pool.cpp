@@ -363,12 +363,16 @@ Tensor max_pool_nchw_backward(const PoolShape& s, const Shape& in_shape, const T
   return dx;
 }
 
-void max_pool_nchw_forward(const PoolShape& s, const Tensor& x, const Tensor& y, const Tensor& idx, bool codes) {
-  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+void max_pool_nchw_forward(const PoolShape& s, ScalarType dt, const void* x, void* y, void* idx, bool codes) {
+  dispatch_floating(dt, "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (codes) max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<uint8_t>());
-    else max_pool_forward<T>(s, x.data_ptr<T>(), y.data_ptr<T>(), idx.data_ptr<int64_t>());
+    if (codes) max_pool_forward<T>(s, static_cast<const T*>(x), static_cast<T*>(y), static_cast<uint8_t*>(idx));
+    else max_pool_forward<T>(s, static_cast<const T*>(x), static_cast<T*>(y), static_cast<int64_t*>(idx));
   });
+}
+
+void max_pool_nchw_forward(const PoolShape& s, const Tensor& x, const Tensor& y, const Tensor& idx, bool codes) {
+  max_pool_nchw_forward(s, x.dtype(), x.raw_data(), y.raw_data(), idx.raw_data(), codes);
 }
 
 // --------------------------------------------- 2×2 / stride 2 over NHWC input

@@ -45,6 +45,8 @@ const Case kCases[] = {
     {"w2_first_layer_im2col", 3, 1, 28, 28, 32, 3, 3, 1, 1, true, 2, 2, 0, false},
     {"pool_k3_s2_p1_int64_argmax", 2, 16, 8, 8, 16, 3, 3, 1, 1, true, 3, 2, 1, false},
     {"pool_k2_not_tiling", 2, 16, 7, 7, 16, 3, 3, 1, 1, true, 2, 2, 0, false},
+    {"im2col_pool_k3_s2_p1_int64_argmax", 3, 2, 9, 9, 16, 3, 3, 1, 1, true, 3, 2, 1, false},
+    {"im2col_stride2_pointwise_no_bias", 4, 3, 8, 8, 5, 1, 1, 2, 0, false, 2, 2, 0, false},
 };
 
 Tensor fused(const Case& k, const TensorList& in) {
