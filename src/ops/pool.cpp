@@ -113,7 +113,68 @@ std::vector<TapRange> tap_ranges(int64_t out, int64_t size, int64_t k, int64_t s
   return r;
 }
 
+// The 2×2 window in the portable loops: the maximum of a, b, c, d (pixels 0 1 /
+// 2 3) with branch-free selects in that order — first maximum wins ties, a NaN
+// is taken (as PyTorch) — and the winner's code 0…3.
+template <class T> inline T window_max_scalar(T a, T b, T c, T d, int64_t& code) {
+  T best = a;
+  code = 0;
+  bool take = b > best || b != b;
+  best = take ? b : best;
+  code = take ? 1 : code;
+  take = c > best || c != c;
+  best = take ? c : best;
+  code = take ? 2 : code;
+  take = d > best || d != d;
+  best = take ? d : best;
+  code = take ? 3 : code;
+  return best;
+}
+
+// Its backward: g to the pixel code k names, 0 to the other three, which lie at
+// r0[0], r0[step] (the top row) and r1[0], r1[step] (the bottom row).
+template <class T> inline void window_route_scalar(T g, uint8_t k, T* r0, T* r1, int64_t step) {
+  r0[0] = k == 0 ? g : T(0);
+  r0[step] = k == 1 ? g : T(0);
+  r1[0] = k == 2 ? g : T(0);
+  r1[step] = k == 3 ? g : T(0);
+}
+
 #if DG_SIMD_DISPATCH
+// The 2×2 window of 16 outputs at once (one per lane), shared by the AVX-512
+// kernels below whatever the layout they read and write.
+//
+// Forward: the maximum of v00, v01, v10, v11 (the window's pixels 0 1 / 2 3),
+// taken in that order with branch-free selects — a later pixel wins only when
+// it is larger or a NaN, so the first maximum wins ties and a NaN is taken, as
+// in the portable loops — and in `tag` what to record of the winner: 0 for
+// v00, else t01, t10 or t11 (window codes, or offsets in the plane).
+DG_TARGET_AVX512 inline __m512 window_max(__m512 v00, __m512 v01, __m512 v10, __m512 v11, __m512i t01, __m512i t10,
+                                          __m512i t11, __m512i& tag) {
+  __m512 best = v00;
+  tag = _mm512_setzero_si512();
+  // (spelled out: a lambda here would not be compiled for AVX-512)
+  __mmask16 take = _mm512_cmp_ps_mask(v01, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, take, v01);
+  tag = _mm512_mask_mov_epi32(tag, take, t01);
+  take = _mm512_cmp_ps_mask(v10, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, take, v10);
+  tag = _mm512_mask_mov_epi32(tag, take, t10);
+  take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, take, v11);
+  tag = _mm512_mask_mov_epi32(tag, take, t11);
+  return best;
+}
+
+// Backward: dY (g) to the pixel its window code (0 1 / 2 3) names, 0 to the
+// other three; out[i] is pixel i's value.
+DG_TARGET_AVX512 inline void window_route(__m512 g, __m512i code, __m512 out[4]) {
+  out[0] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_setzero_si512()), g);
+  out[1] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_set1_epi32(1)), g);
+  out[2] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_set1_epi32(2)), g);
+  out[3] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_set1_epi32(3)), g);
+}
+
 // The 2×2 / stride-2 window on one float plane, 16 outputs per step with
 // AVX-512 (the portable loop below reads its inputs at stride 2, which the
 // compiler turns into slow lane shuffling per element). Each step loads 32
@@ -150,18 +211,8 @@ DG_TARGET_AVX512 void max_pool_k2s2_plane_avx512(const float* xp, int64_t W, int
       const __m512 b_lo = _mm512_maskz_loadu_ps(lo_mask, b), b_hi = _mm512_maskz_loadu_ps(hi_mask, b + 16);
       const __m512 v00 = _mm512_permutex2var_ps(a_lo, even, a_hi), v01 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
       const __m512 v10 = _mm512_permutex2var_ps(b_lo, even, b_hi), v11 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
-      __m512 best = v00;
-      __m512i off = _mm512_setzero_si512();
-      // take v when v > best or v is NaN (spelled out: a lambda here would not be compiled for AVX-512)
-      __mmask16 take = _mm512_cmp_ps_mask(v01, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
-      best = _mm512_mask_mov_ps(best, take, v01);
-      off = _mm512_mask_mov_epi32(off, take, off01);
-      take = _mm512_cmp_ps_mask(v10, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
-      best = _mm512_mask_mov_ps(best, take, v10);
-      off = _mm512_mask_mov_epi32(off, take, off10);
-      take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
-      best = _mm512_mask_mov_ps(best, take, v11);
-      off = _mm512_mask_mov_epi32(off, take, off11);
+      __m512i off;
+      const __m512 best = window_max(v00, v01, v10, v11, off01, off10, off11, off);
       _mm512_mask_storeu_ps(yr + ow, out_mask, best);
       if constexpr (codes) {
         _mm512_mask_cvtepi32_storeu_epi8(ir + ow, out_mask, off);
@@ -189,7 +240,6 @@ DG_TARGET_AVX512 void max_pool_k2s2_backward_plane_avx512(const float* dyp, cons
   const int64_t W = 2 * OW;
   const __m512i lo_pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi_pairs = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const __m512i c1 = _mm512_set1_epi32(1), c2 = _mm512_set1_epi32(2), c3 = _mm512_set1_epi32(3);
   for (int64_t oh = 0; oh < OH; ++oh) {
     float* r0 = dxp + 2 * oh * W;
     float* r1 = r0 + W;
@@ -200,14 +250,12 @@ DG_TARGET_AVX512 void max_pool_k2s2_backward_plane_avx512(const float* dyp, cons
       const auto hi_mask = static_cast<__mmask16>(in > 16 ? (1u << (in - 16)) - 1 : 0u);
       const __m512 g = _mm512_maskz_loadu_ps(out_mask, dyp + oh * OW + ow);
       const __m512i code = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_maskz_loadu_epi8(out_mask, cp + oh * OW + ow));
-      const __m512 v00 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, _mm512_setzero_si512()), g);
-      const __m512 v01 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c1), g);
-      const __m512 v10 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c2), g);
-      const __m512 v11 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code, c3), g);
-      _mm512_mask_storeu_ps(r0 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v00, lo_pairs, v01));
-      _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v00, hi_pairs, v01));
-      _mm512_mask_storeu_ps(r1 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v10, lo_pairs, v11));
-      _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v10, hi_pairs, v11));
+      __m512 v[4];
+      window_route(g, code, v);
+      _mm512_mask_storeu_ps(r0 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v[0], lo_pairs, v[1]));
+      _mm512_mask_storeu_ps(r0 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v[0], hi_pairs, v[1]));
+      _mm512_mask_storeu_ps(r1 + 2 * ow, lo_mask, _mm512_permutex2var_ps(v[2], lo_pairs, v[3]));
+      _mm512_mask_storeu_ps(r1 + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(v[2], hi_pairs, v[3]));
     }
   }
 }
@@ -261,19 +309,8 @@ template <class T, class I> void max_pool_forward(const PoolShape& s, const T* x
         // so the loop vectorizes. First maximum wins ties; NaN propagates (as PyTorch).
         kernels::simd_for(0, s.OW, [=, W = s.W](int64_t ow) {
           const int64_t w = 2 * ow;
-          T best = r0[w];
-          int64_t code = 0;
-          const T b = r0[w + 1], c = r1[w], d = r1[w + 1];
-          bool take = b > best || b != b;
-          best = take ? b : best;
-          code = take ? 1 : code;
-          take = c > best || c != c;
-          best = take ? c : best;
-          code = take ? 2 : code;
-          take = d > best || d != d;
-          best = take ? d : best;
-          code = take ? 3 : code;
-          yr[ow] = best;
+          int64_t code;
+          yr[ow] = window_max_scalar(r0[w], r0[w + 1], r1[w], r1[w + 1], code);
           if constexpr (codes) ir[ow] = static_cast<uint8_t>(code);
           else ir[ow] = base + (code >> 1) * W + w + (code & 1);
         });
@@ -336,12 +373,7 @@ Tensor max_pool_nchw_backward(const PoolShape& s, const Shape& in_shape, const T
           T* r1 = r0 + s.W;
           for (int64_t ow = 0; ow < s.OW; ++ow) {
             // the window's four pixels: dY to the one its code names, 0 to the others
-            const T gv = dp[oh * s.OW + ow];
-            const uint8_t c = cp[oh * s.OW + ow];
-            r0[2 * ow] = c == 0 ? gv : T(0);
-            r0[2 * ow + 1] = c == 1 ? gv : T(0);
-            r1[2 * ow] = c == 2 ? gv : T(0);
-            r1[2 * ow + 1] = c == 3 ? gv : T(0);
+            window_route_scalar(dp[oh * s.OW + ow], cp[oh * s.OW + ow], r0 + 2 * ow, r1 + 2 * ow, int64_t(1));
           }
         }
       });
@@ -401,18 +433,8 @@ DG_TARGET_AVX512 void max_pool_k2s2_nhwc_forward_avx512(int64_t C, int64_t OH, i
         const auto m = static_cast<__mmask16>(C - c >= 16 ? 0xFFFFu : (1u << (C - c)) - 1);
         const __m512 v00 = _mm512_maskz_loadu_ps(m, r0 + c), v01 = _mm512_maskz_loadu_ps(m, r0 + C + c);
         const __m512 v10 = _mm512_maskz_loadu_ps(m, r1 + c), v11 = _mm512_maskz_loadu_ps(m, r1 + C + c);
-        // the NCHW kernels' selects in their order: first maximum wins ties, a NaN is taken
-        __m512 best = v00;
-        __m512i k = _mm512_setzero_si512();
-        __mmask16 take = _mm512_cmp_ps_mask(v01, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v01, v01, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v01);
-        k = _mm512_mask_mov_epi32(k, take, k1);
-        take = _mm512_cmp_ps_mask(v10, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v10, v10, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v10);
-        k = _mm512_mask_mov_epi32(k, take, k2);
-        take = _mm512_cmp_ps_mask(v11, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v11, v11, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v11);
-        k = _mm512_mask_mov_epi32(k, take, k3);
+        __m512i k;
+        const __m512 best = window_max(v00, v01, v10, v11, k1, k2, k3, k);
         _mm512_mask_cvtepi32_storeu_epi8(code + c, m, k);
         _mm512_mask_i32scatter_ps(yp + c * plane, m, lane_step, best, 4);
       }
@@ -424,7 +446,6 @@ DG_TARGET_AVX512 void max_pool_k2s2_nhwc_backward_avx512(int64_t C, int64_t OH, 
   const int64_t W = 2 * OW, plane = OH * OW;
   const __m512i lane_step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                                _mm512_set1_epi32(static_cast<int32_t>(plane)));
-  const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2), k3 = _mm512_set1_epi32(3);
   for (int64_t oh = 0; oh < OH; ++oh)
     for (int64_t ow = 0; ow < OW; ++ow) {
       float* r0 = dzn + ((2 * oh) * W + 2 * ow) * C;
@@ -435,11 +456,12 @@ DG_TARGET_AVX512 void max_pool_k2s2_nhwc_backward_avx512(int64_t C, int64_t OH, 
         const auto m = static_cast<__mmask16>(C - c >= 16 ? 0xFFFFu : (1u << (C - c)) - 1);
         const __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, lane_step, dp + c * plane, 4);
         const __m512i k = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_maskz_loadu_epi8(m, code + c));
-        // the window's four pixels: dY to the one its code names, 0 to the others
-        _mm512_mask_storeu_ps(r0 + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_setzero_si512()), g));
-        _mm512_mask_storeu_ps(r0 + C + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k1), g));
-        _mm512_mask_storeu_ps(r1 + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k2), g));
-        _mm512_mask_storeu_ps(r1 + C + c, m, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, k3), g));
+        __m512 v[4];
+        window_route(g, k, v);
+        _mm512_mask_storeu_ps(r0 + c, m, v[0]);
+        _mm512_mask_storeu_ps(r0 + C + c, m, v[1]);
+        _mm512_mask_storeu_ps(r1 + c, m, v[2]);
+        _mm512_mask_storeu_ps(r1 + C + c, m, v[3]);
       }
     }
 }
@@ -485,7 +507,6 @@ DG_TARGET_AVX512 inline void transpose_16x16(__m512 r[16]) {
 DG_TARGET_AVX512 void max_pool_k2s2_backward_blocked16_avx512(int64_t C, int64_t OH, int64_t OW, const float* dyn,
                                                               const uint8_t* cn, float* dzn) {
   const int64_t W = 2 * OW, plane = OH * OW;
-  const __m512i k1 = _mm512_set1_epi32(1), k2 = _mm512_set1_epi32(2), k3 = _mm512_set1_epi32(3);
   __m512 g[16], k[16];
   for (int64_t cb = 0; cb < C / 16; ++cb) {
     const float* dp = dyn + cb * 16 * plane;  // dY[16·cb + l, oh, ow] at dp[l · plane + oh·OW + ow]
@@ -506,11 +527,12 @@ DG_TARGET_AVX512 void max_pool_k2s2_backward_blocked16_avx512(int64_t C, int64_t
           const __m512i kj = _mm512_castps_si512(k[j]);
           float* r0 = blk + ((2 * oh) * W + 2 * (ow0 + j)) * 16;  // pixel (2·oh, 2·ow); (2·oh, 2·ow + 1) at + 16
           float* r1 = r0 + W * 16;                                  // pixel (2·oh + 1, 2·ow)
-          // the window's four pixels: dY to the one its code names, 0 to the others
-          _mm512_stream_ps(r0, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(kj, _mm512_setzero_si512()), g[j]));
-          _mm512_stream_ps(r0 + 16, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(kj, k1), g[j]));
-          _mm512_stream_ps(r1, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(kj, k2), g[j]));
-          _mm512_stream_ps(r1 + 16, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(kj, k3), g[j]));
+          __m512 v[4];
+          window_route(g[j], kj, v);
+          _mm512_stream_ps(r0, v[0]);
+          _mm512_stream_ps(r0 + 16, v[1]);
+          _mm512_stream_ps(r1, v[2]);
+          _mm512_stream_ps(r1 + 16, v[3]);
         }
       }
   }
@@ -543,20 +565,9 @@ void max_pool_k2s2_nhwc_forward(int64_t N, int64_t C, int64_t OH, int64_t OW, co
         const float* r1 = r0 + W * C;
         uint8_t* code = cn + (oh * OW + ow) * C;
         for (int64_t c = 0; c < C; ++c) {
-          float best = r0[c];
-          uint8_t k = 0;
-          const float b = r0[C + c], d = r1[c], e = r1[C + c];
-          bool take = b > best || b != b;
-          best = take ? b : best;
-          k = take ? 1 : k;
-          take = d > best || d != d;
-          best = take ? d : best;
-          k = take ? 2 : k;
-          take = e > best || e != e;
-          best = take ? e : best;
-          k = take ? 3 : k;
-          yn[c * plane + oh * OW + ow] = best;
-          code[c] = k;
+          int64_t k;
+          yn[c * plane + oh * OW + ow] = window_max_scalar(r0[c], r0[C + c], r1[c], r1[C + c], k);
+          code[c] = static_cast<uint8_t>(k);
         }
       }
   });
@@ -581,14 +592,7 @@ void max_pool_k2s2_nhwc_backward(int64_t N, int64_t C, int64_t OH, int64_t OW, c
         float* r0 = dzn + ((2 * oh) * W + 2 * ow) * C;
         float* r1 = r0 + W * C;
         const uint8_t* code = cn + (oh * OW + ow) * C;
-        for (int64_t c = 0; c < C; ++c) {
-          const float g = dyn[c * plane + oh * OW + ow];
-          const uint8_t k = code[c];
-          r0[c] = k == 0 ? g : 0.f;
-          r0[C + c] = k == 1 ? g : 0.f;
-          r1[c] = k == 2 ? g : 0.f;
-          r1[C + c] = k == 3 ? g : 0.f;
-        }
+        for (int64_t c = 0; c < C; ++c) window_route_scalar(dyn[c * plane + oh * OW + ow], code[c], r0 + c, r1 + c, C);
       }
   });
 }
@@ -613,14 +617,8 @@ void max_pool_k2s2_backward_blocked16(int64_t N, int64_t C, int64_t OH, int64_t 
       float* blk = dzn + (c / 16) * 4 * plane * 16 + c % 16;  // dz[n, c/16, h, w, c%16] at blk[(h·W + w)·16]
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
-          const float g = dyn[c * plane + oh * OW + ow];
-          const uint8_t k = cn[c * plane + oh * OW + ow];
           float* r0 = blk + ((2 * oh) * W + 2 * ow) * 16;
-          float* r1 = r0 + W * 16;
-          r0[0] = k == 0 ? g : 0.f;
-          r0[16] = k == 1 ? g : 0.f;
-          r1[0] = k == 2 ? g : 0.f;
-          r1[16] = k == 3 ? g : 0.f;
+          window_route_scalar(dyn[c * plane + oh * OW + ow], cn[c * plane + oh * OW + ow], r0, r0 + W * 16, 16);
         }
     }
   });
