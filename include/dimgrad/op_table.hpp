@@ -92,8 +92,11 @@
     "dA = col2im(Bᵀ · dY); dB = Σ_N dY · colsᵀ; dC = Σ_{N,H,W} dY")                                        \
   X(MaxPool2d, "max_pool2d", 1, "Y = max of A over each window (argmax I kept)",                          \
     "dA = dY added at each window's argmax I")                                                             \
-  X(Conv2dMaxPool2d, "conv2d_max_pool2d", 3, "Y = max over each window of Z, Z = B · cols(A) + C (argmax I kept)", \
-    "dA = col2im(Bᵀ · G), G = dY added at each window's argmax I of Z; dB = Σ_N G · colsᵀ; dC = Σ_{N,H,W} G") \
+  X(Conv2dMaxPool2d, "conv2d_max_pool2d", 3,                                                             \
+    "Y = max of conv(A) over each window (argmax I kept), conv(A) = B · cols(A) + C",                       \
+    "dA = col2im(Bᵀ · dconv), dconv = dY added at each window's argmax I; "                                \
+    "dB = Σ_N dconv · colsᵀ, dconv = dY added at each window's argmax I; "                                  \
+    "dC = Σ_{N,H,W} dconv, dconv = dY added at each window's argmax I")                                    \
   X(AvgPool2d, "avg_pool2d", 1, "Y = Σ A over each window / window size",                                 \
     "dA = dY / window size spread over each window")                                                       \
   X(AdaptiveAvgPool2d, "adaptive_avg_pool2d", 1, "Y = mean of A over each adaptive window",              \

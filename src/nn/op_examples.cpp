@@ -55,8 +55,9 @@ const bool registered = [] {
     return F::conv2d(input({2, 3, 7, 7}, "X"), input({4, 3, 5, 5}, "W"), F::Conv2dFuncOptions().bias(input({4}, "b")).padding(2));
   });
   register_op_example("conv2d_max_pool2d", [] {
-    return F::detail::conv2d_max_pool2d(input({2, 3, 6, 6}, "X"), input({4, 3, 3, 3}, "W"), input({4}, "b"), 1, 1, 1, 1,
-                                        2);
+    // (sizes all different, so that each dimension gets a letter of its own)
+    return F::detail::conv2d_max_pool2d(input({2, 4, 10, 10}, "X"), input({6, 4, 3, 3}, "W"), input({6}, "b"), 1, 1, 1,
+                                        1, 2);
   });
   register_op_example("max_pool2d", [] { return F::max_pool2d(input({2, 3, 4, 4}, "X"), F::MaxPool2dFuncOptions(2)); });
   register_op_example("avg_pool2d", [] { return F::avg_pool2d(input({2, 3, 4, 4}, "X"), F::AvgPool2dFuncOptions(2)); });
