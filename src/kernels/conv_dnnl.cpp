@@ -248,6 +248,7 @@ bool dnnl_conv2d_nhwc(const Conv2dShape& s) { return activation_layout(s) == tag
 
 bool dnnl_conv2d_weights_read_blocked16(const Conv2dShape& s, bool bias, const DnnlConvSaved& saved) {
   if (s.K % 16 != 0) return false;  // (nChw16c would pad K up; such a buffer is not offered)
+  AsyncSignalsHeld held;              // (it may make the primitives, as the backward would)
   auto p = saved.prims ? std::static_pointer_cast<ConvPrims>(saved.prims) : prims_for(s, bias);
   return p->bwd_w_pd->diff_dst_desc() == p->y_blocked16_md;
 }
