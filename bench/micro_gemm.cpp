@@ -37,11 +37,20 @@ const GemmShape kShapes[] = {
     {false, true, 64, 10, 100},       // layer 2 forward: small, call overhead shows
     {true, false, 100, 784, 64},      // layer 1 weight gradient dW[100×784] = dYᵀ · X
     {false, true, 128, 10, 512},      // MLP 784-512-512-10, last layer forward
+    {false, true, 64, 128, 3136},     // the CNN's Linear(3136,128), batch 64: forward Y = X · Wᵀ
+    {false, true, 1000, 128, 3136},   // the same at the inference batch of 1000
+    {false, true, 128, 512, 512},     // MLP 784-512-512-10, second layer forward
+    {false, true, 128, 256, 784},     // MLP with batch norm 784-256-256-10, first layer forward
+    {false, true, 128, 256, 256},     // its second layer forward
+    {false, true, 32, 512, 784},      // MLP first layer forward at batch 32
+    {false, true, 256, 1024, 1024},   // a wider layer
 };
 const char* kShapeNames[] = {"mlp_fwd_128x784x512", "mlp_dX_128x512x784", "mlp_dW_512x128x784", "square_1024",
                              "conv1_32x9x50176",    "conv2_64x288x12544", "conv2_dW_64x12544x288",
                              "w3_fc1_64x784x100",   "w3_fc2_64x100x10",     "w3_fc1_dW_100x64x784",
-                             "w1_fc3_128x512x10"};
+                             "w1_fc3_128x512x10",   "w2_fc1_64x3136x128",   "w2_infer_fc1_1000x3136x128",
+                             "w1_fc2_128x512x512",  "w4_fc1_128x784x256",   "w4_fc2_128x256x256",
+                             "mlp_fwd_32x784x512",  "wide_256x1024x1024"};
 
 void set_counters(benchmark::State& st, const GemmShape& s, int threads) {
   const double flops = 2.0 * double(s.M) * double(s.N) * double(s.K);
@@ -63,6 +72,15 @@ void BM_KernelsGemm(benchmark::State& st) {
     benchmark::DoNotOptimize(C.data());
   }
   set_counters(st, s, threads);
+}
+
+// kernels::gemm with its route forced, sgemm (route 1) or oneDNN's matmul
+// primitive (route 2): the measurement behind gemm.cpp's use_matmul. Compare
+// them with --benchmark_enable_random_interleaving=true.
+void BM_KernelsGemmRoute(benchmark::State& st) {
+  dg::kernels::set_gemm_route(st.range(2) == 1 ? dg::kernels::GemmRoute::Sgemm : dg::kernels::GemmRoute::Matmul);
+  BM_KernelsGemm(st);
+  dg::kernels::set_gemm_route(dg::kernels::GemmRoute::Auto);
 }
 
 // dg::mm on tensors; a transposed operand is a .t() view (no copy).
@@ -87,7 +105,16 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   b->UseRealTime()->MinTime(0.3);
 }
 
+void route_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "threads", "route"});
+  for (int t : {1, 2})
+    for (int s = 0; s < int(std::size(kShapes)); ++s)
+      for (int route : {1, 2}) b->Args({s, t, route});
+  b->UseRealTime()->MinTime(0.3);
+}
+
 }  // namespace
 
 BENCHMARK(BM_KernelsGemm)->Apply(gemm_args);
+BENCHMARK(BM_KernelsGemmRoute)->Apply(route_args);
 BENCHMARK(BM_DgMm)->Apply(gemm_args);

@@ -264,6 +264,31 @@ void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alp
   });
 }
 
+// Whether a product goes to oneDNN's matmul primitive (matmul_dnnl.cpp) rather
+// than sgemm: C = A·Bᵀ (alpha 1, beta 0) — a linear layer's forward — from
+// kSerialGemmMacs multiply-adds. Measured through gemm with each route forced
+// (docs/gemm-backends.md, "The linear forward through oneDNN's matmul
+// primitive"), the matmul ran such products 0.94–1.72× as fast on 2 threads
+// and 0.89–2.33× on one: well ahead with few rows or columns (the CNN's
+// 64×3136·128ᵀ 1.72× on 2 threads, the two-layer net's 64×784·100ᵀ 1.25×,
+// inference's 1000×3136·128ᵀ 1.46×, a long-K 64×12544·288ᵀ 1.70× in place of
+// the split along K), within the noise on the wide ones (128×784·512ᵀ 0.89–1.12×
+// over two runs). The backward's A·B and Aᵀ·B ran 0.75–1.03× as fast, so they
+// stay on sgemm, and so do smaller products: the primitive's call costs about
+// 2.5 µs more (64×100·10ᵀ: 5.3 against 2.3 µs).
+bool use_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+  if (alpha != 1.f || beta != 0.f || K == 0) return false;
+  switch (gemm_route()) {
+    case GemmRoute::Sgemm:
+      return false;
+    case GemmRoute::Matmul:
+      return true;
+    case GemmRoute::Auto:
+      break;
+  }
+  return !ta && tb && M * N * K >= kSerialGemmMacs;
+}
+
 // The product itself, every path but the split by rows of the weight.
 void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -305,6 +330,10 @@ void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after, const float* bias_after) {
   if (M == 0 || N == 0) return;
+  if (use_matmul(ta, tb, M, N, K, alpha, beta) && dnnl_matmul(ta, tb, M, N, K, A, lda, B, ldb, C, ldc)) {
+    epilogue(C, ldc, M, N, bias_after, relu_after);
+    return;
+  }
   if (!split_along_k(M, N, K) && split_by_weight_rows(ta, tb, M, N, K)) {
     // Each thread applies the epilogue to its own block, still in its cache.
     sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after, bias_after);

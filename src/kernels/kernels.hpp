@@ -371,6 +371,31 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc, bool relu_after = false,
           const double* bias_after = nullptr);
 
+// C[M×N] = op(A)[M×K] · op(B)[K×N] (float32, row-major, leading dimensions
+// lda, ldb, ldc, op a transpose where asked) by oneDNN's matmul primitive
+// (src/kernels/matmul_dnnl.cpp), on the calling thread alone inside a parallel
+// region, else on all threads. Returns false, having done nothing, where
+// oneDNN has no brgemm kernel for the shape, and for a leading dimension
+// larger than a row (brgemm takes dense matrices only).
+bool dnnl_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float* C, int64_t ldc);
+// Which route float32 products take: Auto is gemm's choice by shape; the
+// others force one where it applies (alpha 1, beta 0), for tests and
+// benchmarks. DG_GEMM=sgemm|matmul sets the starting value.
+enum class GemmRoute { Auto, Sgemm, Matmul };
+void set_gemm_route(GemmRoute r);
+GemmRoute gemm_route();
+// The shapes each thread keeps matmul primitives for: a training loop uses a
+// few (one per layer, and those of a last, shorter batch); more distinct shapes
+// evict the least recently used. A primitive holds some tens of kB of JIT code.
+constexpr int64_t kMatmulShapes = 16;
+// For tests: matmul primitives made and shapes declined (no brgemm kernel) so
+// far, on all threads, and the shapes the calling thread keeps.
+struct DnnlMatmulCounts {
+  int64_t made, declined, kept_on_this_thread;
+};
+DnnlMatmulCounts dnnl_matmul_counts();
+
 // Whether the OpenBLAS that dimgrad loaded is its OpenMP build (cmake/openblas.cmake):
 // then its products run on dimgrad's OpenMP threads, and loading it starts no
 // pool of its own.
