@@ -48,7 +48,8 @@ using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, 
 struct Entry {
   Key key;
   std::optional<dnnl::matmul> prim;  // empty: declined, sgemm does this shape
-  memory a, b, c, scratch;
+  memory a, b, c, scratch;           // bound to a call's buffers by set_data_handle
+  std::unordered_map<int, memory> args;  // the four above, by oneDNN argument
 };
 
 std::atomic<int64_t> primitives_made{0}, shapes_declined{0};
@@ -97,8 +98,12 @@ void make_primitive(Entry& e) {
     e.a = memory(a_md, engine(), DNNL_MEMORY_NONE);
     e.b = memory(b_md, engine(), DNNL_MEMORY_NONE);
     e.c = memory(c_md, engine(), DNNL_MEMORY_NONE);
+    e.args = {{DNNL_ARG_SRC, e.a}, {DNNL_ARG_WEIGHTS, e.b}, {DNNL_ARG_DST, e.c}};
     const memory::desc scratch_md = pd.scratchpad_desc();
-    if (scratch_md.get_size() > 0) e.scratch = memory(scratch_md, engine(), DNNL_MEMORY_NONE);
+    if (scratch_md.get_size() > 0) {
+      e.scratch = memory(scratch_md, engine(), DNNL_MEMORY_NONE);
+      e.args.emplace(DNNL_ARG_SCRATCHPAD, e.scratch);
+    }
   } catch (const dnnl::error&) {
     e.prim.reset();
     ++shapes_declined;
@@ -151,17 +156,16 @@ bool dnnl_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float*
   Entry& e = entry_for(cache, Key{ta, tb, M, N, K, lda, ldb, ldc, threads});
   if (!e.prim) return false;
   try {
+    // (the memory objects in e.args share these handles)
     e.a.set_data_handle(const_cast<float*>(A));
     e.b.set_data_handle(const_cast<float*>(B));
     e.c.set_data_handle(C);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.a}, {DNNL_ARG_WEIGHTS, e.b}, {DNNL_ARG_DST, e.c}};
     if (e.scratch) {
       const size_t bytes = e.scratch.get_desc().get_size();
       if (cache.scratch.size() < bytes) cache.scratch.resize(bytes);
       e.scratch.set_data_handle(cache.scratch.data());
-      args.emplace(DNNL_ARG_SCRATCHPAD, e.scratch);
     }
-    e.prim->execute(cache.stream, args);
+    e.prim->execute(cache.stream, e.args);
   } catch (const dnnl::error& err) {
     throw Error("oneDNN matmul failed for op(A)[" + std::to_string(M) + "x" + std::to_string(K) + "] · op(B)[" +
                 std::to_string(K) + "x" + std::to_string(N) + "]: " + err.what());
