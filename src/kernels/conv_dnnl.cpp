@@ -32,6 +32,7 @@
 #include <unordered_map>
 
 #include "dimgrad/errors.hpp"
+#include "kernels/dnnl_engine.hpp"
 #include "kernels/im2col.hpp"
 #include "kernels/signal_guard.hpp"
 #include "tensor/internal.hpp"
@@ -43,10 +44,6 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-dnnl::engine& cpu_engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
-}
 
 // The thread count is part of the key: oneDNN shares the work out among the
 // threads it sees when a primitive is created, and a primitive made for one
@@ -122,7 +119,7 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
   dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo, activation(p->x_md), any(p->w_md),
                                      bias ? p->b_md : memory::desc(), activation(p->y_md), strides, dil, pad_l,
                                      pad_r);
-  p->fwd_pd = dnnl::convolution_forward::primitive_desc(fd, cpu_engine());
+  p->fwd_pd = dnnl::convolution_forward::primitive_desc(fd, dnnl_cpu_engine());
   p->fwd = dnnl::convolution_forward(p->fwd_pd);
   p->data_as_forward = data_gradient_as_forward(s);
   if (p->data_as_forward) {
@@ -130,18 +127,18 @@ std::shared_ptr<ConvPrims> make_prims(const Conv2dShape& s, bool bias) {
     const memory::dims unit = dims_of({1, 1}), none = dims_of({0, 0}), pad = dims_of({s.KH - 1 - s.PH, s.KW - 1 - s.PW});
     dnnl::convolution_forward::desc dd(dnnl::prop_kind::forward_inference, algo, activation(p->y_md), any(p->wt_md),
                                        activation(p->x_md), unit, none, pad, pad);
-    p->data_fwd_pd = std::make_unique<dnnl::convolution_forward::primitive_desc>(dd, cpu_engine());
+    p->data_fwd_pd = std::make_unique<dnnl::convolution_forward::primitive_desc>(dd, dnnl_cpu_engine());
     p->data_fwd = dnnl::convolution_forward(*p->data_fwd_pd);
   } else {
     dnnl::convolution_backward_data::desc bd(algo, activation(p->x_md), any(p->w_md), activation(p->y_md), strides,
                                              dil, pad_l, pad_r);
-    p->bwd_data_pd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, cpu_engine(), p->fwd_pd);
+    p->bwd_data_pd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(bd, dnnl_cpu_engine(), p->fwd_pd);
     p->bwd_data = dnnl::convolution_backward_data(*p->bwd_data_pd);
   }
   dnnl::convolution_backward_weights::desc wd(algo, activation(p->x_md), any(p->w_md),
                                               bias ? p->b_md : memory::desc(), activation(p->y_md), strides, dil,
                                               pad_l, pad_r);
-  p->bwd_w_pd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(wd, cpu_engine(), p->fwd_pd);
+  p->bwd_w_pd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(wd, dnnl_cpu_engine(), p->fwd_pd);
   p->bwd_w = dnnl::convolution_backward_weights(*p->bwd_w_pd);
   return p;
 }
@@ -188,10 +185,6 @@ std::shared_ptr<ConvPrims> prims_for(const Conv2dShape& s, bool bias) {
   return made;
 }
 
-dnnl::stream& cpu_stream() {
-  thread_local dnnl::stream st(cpu_engine());
-  return st;
-}
 
 // A primitive argument: the user's buffer itself when layouts agree, else a
 // scratch buffer in the primitive's layout (reordered in for inputs, out for
@@ -202,19 +195,19 @@ struct Arg {
   bool reorder;
   Tensor scratch;
   Arg(const memory::desc& user_md, const memory::desc& prim_md, void* data)
-      : user(user_md, cpu_engine(), data), reorder(user_md != prim_md) {
+      : user(user_md, dnnl_cpu_engine(), data), reorder(user_md != prim_md) {
     if (!reorder) {
       prim = user;
       return;
     }
     scratch = dg::detail::make_tensor({static_cast<int64_t>((prim_md.get_size() + 3) / 4)}, kFloat);
-    prim = memory(prim_md, cpu_engine(), scratch.raw_data());
+    prim = memory(prim_md, dnnl_cpu_engine(), scratch.raw_data());
   }
   void in() {
-    if (reorder) dnnl::reorder(user, prim).execute(cpu_stream(), user, prim);
+    if (reorder) dnnl::reorder(user, prim).execute(dnnl_cpu_stream(), user, prim);
   }
   void out() {
-    if (reorder) dnnl::reorder(prim, user).execute(cpu_stream(), prim, user);
+    if (reorder) dnnl::reorder(prim, user).execute(dnnl_cpu_stream(), prim, user);
   }
 };
 
@@ -228,6 +221,16 @@ std::atomic<int>& algo_slot() {
 }
 
 }  // namespace
+
+dnnl::engine& dnnl_cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& dnnl_cpu_stream() {
+  thread_local dnnl::stream st(dnnl_cpu_engine());
+  return st;
+}
 
 int64_t dnnl_conv2d_cached_primitives() {
   PrimCache& c = prim_cache();
@@ -296,10 +299,10 @@ void dnnl_conv2d_forward(const Conv2dShape& s, const float* x, const float* w, c
   X.in();
   Wt.in();
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, X.prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DST, Y.prim}};
-  if (b) args.insert({DNNL_ARG_BIAS, memory(p->b_md, cpu_engine(), const_cast<float*>(b))});
-  p->fwd.execute(cpu_stream(), args);
+  if (b) args.insert({DNNL_ARG_BIAS, memory(p->b_md, dnnl_cpu_engine(), const_cast<float*>(b))});
+  p->fwd.execute(dnnl_cpu_stream(), args);
   Y.out();
-  cpu_stream().wait();
+  dnnl_cpu_stream().wait();
 }
 
 void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSaved& saved, const float* dy,
@@ -332,7 +335,7 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSa
     Arg Wt(p->wt_md, p->data_fwd_pd->weights_desc(), wt);
     Arg DX(p->x_md, p->data_fwd_pd->dst_desc(), dx);
     Wt.in();
-    p->data_fwd.execute(cpu_stream(),
+    p->data_fwd.execute(dnnl_cpu_stream(),
                         {{DNNL_ARG_SRC, dy_data->prim}, {DNNL_ARG_WEIGHTS, Wt.prim}, {DNNL_ARG_DST, DX.prim}});
     DX.out();
   } else if (dx) {
@@ -340,7 +343,7 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSa
     Arg Wt(p->w_md, p->bwd_data_pd->weights_desc(), const_cast<float*>(w));
     Arg DX(p->x_md, p->bwd_data_pd->diff_src_desc(), dx);
     Wt.in();
-    p->bwd_data.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, dy_data->prim},
+    p->bwd_data.execute(dnnl_cpu_stream(), {{DNNL_ARG_DIFF_DST, dy_data->prim},
                                        {DNNL_ARG_WEIGHTS, Wt.prim},
                                        {DNNL_ARG_DIFF_SRC, DX.prim}});
     DX.out();
@@ -351,7 +354,7 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSa
     std::optional<Arg> X;
     memory src;
     if (saved.x.defined()) {
-      src = memory(p->bwd_w_pd->src_desc(), cpu_engine(), saved.x.raw_data());
+      src = memory(p->bwd_w_pd->src_desc(), dnnl_cpu_engine(), saved.x.raw_data());
     } else {
       X.emplace(p->x_md, p->bwd_w_pd->src_desc(), const_cast<float*>(x));
       X->in();
@@ -361,11 +364,11 @@ void dnnl_conv2d_backward(const Conv2dShape& s, const float* x, const DnnlConvSa
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_DIFF_DST, share ? dy_data->prim : dy_weights->prim},
                                          {DNNL_ARG_DIFF_WEIGHTS, DW.prim}};
-    if (db) args.insert({DNNL_ARG_DIFF_BIAS, memory(p->b_md, cpu_engine(), db)});
-    p->bwd_w.execute(cpu_stream(), args);
+    if (db) args.insert({DNNL_ARG_DIFF_BIAS, memory(p->b_md, dnnl_cpu_engine(), db)});
+    p->bwd_w.execute(dnnl_cpu_stream(), args);
     DW.out();
   }
-  cpu_stream().wait();
+  dnnl_cpu_stream().wait();
 }
 
 }  // namespace dg::kernels

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "dimgrad/errors.hpp"
+#include "kernels/dnnl_engine.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/signal_guard.hpp"
 
@@ -54,15 +55,9 @@ struct Entry {
 
 std::atomic<int64_t> primitives_made{0}, shapes_declined{0};
 
-dnnl::engine& engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
-}
-
 struct ThreadCache {
   std::list<Entry> entries;  // most recently used first
   std::vector<char> scratch;
-  dnnl::stream stream{engine()};
 };
 
 ThreadCache& thread_cache() {
@@ -89,19 +84,19 @@ void make_primitive(Entry& e) {
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine());
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, dnnl_cpu_engine());
     if (std::string(pd.impl_info_str()).rfind("brg", 0) != 0) {
       ++shapes_declined;
       return;
     }
     e.prim.emplace(pd);
-    e.a = memory(a_md, engine(), DNNL_MEMORY_NONE);
-    e.b = memory(b_md, engine(), DNNL_MEMORY_NONE);
-    e.c = memory(c_md, engine(), DNNL_MEMORY_NONE);
+    e.a = memory(a_md, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
+    e.b = memory(b_md, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
+    e.c = memory(c_md, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
     e.args = {{DNNL_ARG_SRC, e.a}, {DNNL_ARG_WEIGHTS, e.b}, {DNNL_ARG_DST, e.c}};
     const memory::desc scratch_md = pd.scratchpad_desc();
     if (scratch_md.get_size() > 0) {
-      e.scratch = memory(scratch_md, engine(), DNNL_MEMORY_NONE);
+      e.scratch = memory(scratch_md, dnnl_cpu_engine(), DNNL_MEMORY_NONE);
       e.args.emplace(DNNL_ARG_SCRATCHPAD, e.scratch);
     }
   } catch (const dnnl::error&) {
@@ -165,7 +160,7 @@ bool dnnl_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float*
       if (cache.scratch.size() < bytes) cache.scratch.resize(bytes);
       e.scratch.set_data_handle(cache.scratch.data());
     }
-    e.prim->execute(cache.stream, e.args);
+    e.prim->execute(dnnl_cpu_stream(), e.args);
   } catch (const dnnl::error& err) {
     throw Error("oneDNN matmul failed for op(A)[" + std::to_string(M) + "x" + std::to_string(K) + "] · op(B)[" +
                 std::to_string(K) + "x" + std::to_string(N) + "]: " + err.what());
