@@ -46,14 +46,19 @@ namespace simd_detail {
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 #endif
-template <class Body> void for_generic(int64_t begin, int64_t end, const Body& body) {
+// flatten: everything body calls is inlined into the loop, whatever GCC's inliner
+// would have decided, so that the loop can vectorize and all of it is compiled for
+// that ISA (a step calling erfc, two exps deep, was otherwise left as a call to a
+// baseline copy per element: 10-20x slower).
+template <class Body> __attribute__((flatten)) void for_generic(int64_t begin, int64_t end, const Body& body) {
   for (int64_t i = begin; i < end; ++i) body(i);
 }
 #if DG_SIMD_DISPATCH
-template <class Body> DG_TARGET_AVX2 void for_avx2(int64_t begin, int64_t end, const Body& body) {
+template <class Body> DG_TARGET_AVX2 __attribute__((flatten)) void for_avx2(int64_t begin, int64_t end, const Body& body) {
   for (int64_t i = begin; i < end; ++i) body(i);
 }
-template <class Body> DG_TARGET_AVX512 void for_avx512(int64_t begin, int64_t end, const Body& body) {
+template <class Body>
+DG_TARGET_AVX512 __attribute__((flatten)) void for_avx512(int64_t begin, int64_t end, const Body& body) {
   for (int64_t i = begin; i < end; ++i) body(i);
 }
 // flatten: everything f calls is inlined into the copy, so it is all compiled for that ISA.

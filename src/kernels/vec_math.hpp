@@ -1,4 +1,4 @@
-// exp, log, tanh and sigmoid for float32 that vectorize.
+// exp, log, tanh, sigmoid, expm1, log1p and erfc for float32 that vectorize.
 //
 // glibc's expf/logf/tanhf are scalar calls, so a loop over them runs one
 // element at a time. These versions are branch-free straight-line arithmetic
@@ -7,7 +7,9 @@
 // SSE2 code. Error against the exact (float64) value, over every 7th float32 bit
 // pattern: exp 0.98 ulp, log 0.81, tanh 1.32, sigmoid 2.71 at most (glibc's own
 // are ≤ 1 ulp); tests/kernels/vec_math_test.cpp checks ≤ 1, 1, 1.5 and 3 on a
-// sweep. The coefficients are Cephes' expf/logf/tanhf (S. Moshier).
+// sweep, and expm1, log1p and erfc (built on them) against bounds given with each.
+// The coefficients of exp, log and tanh are Cephes' expf/logf/tanhf (S. Moshier);
+// erfc's polynomial is our own fit (below).
 // Special values follow IEEE: NaN → NaN, exp(+inf) = +inf, exp(-inf) = 0,
 // log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, tanh(±inf) = ±1.
 //
@@ -20,13 +22,18 @@
 
 namespace dg::kernels {
 
+// Always inlined: a loop that calls them must see their bodies to vectorize, and
+// GCC's inliner gives up on the larger ones (erfc holds two exps) — an out-of-line
+// copy is compiled for baseline x86-64 and called per element, about 20x slower.
+#define DG_VEC_INLINE inline __attribute__((always_inline))
+
 namespace vm_detail {
-inline float as_float(int32_t i) {
+DG_VEC_INLINE float as_float(int32_t i) {
   float f;
   std::memcpy(&f, &i, sizeof f);
   return f;
 }
-inline int32_t as_int(float f) {
+DG_VEC_INLINE int32_t as_int(float f) {
   int32_t i;
   std::memcpy(&i, &f, sizeof i);
   return i;
@@ -34,20 +41,20 @@ inline int32_t as_int(float f) {
 // c ? a : b through an all-ones / all-zeros integer mask. A plain `c ? a : b`
 // whose operands are computed just before can stop GCC's vectorizer at its
 // default -ftrapping-math ("control flow in loop"); the mask form never does.
-inline float select(bool c, float a, float b) {
+DG_VEC_INLINE float select(bool c, float a, float b) {
   const int32_t m = -static_cast<int32_t>(c);
   return as_float((as_int(a) & m) | (as_int(b) & ~m));
 }
-inline float abs_bits(float x) { return as_float(as_int(x) & 0x7fffffff); }
+DG_VEC_INLINE float abs_bits(float x) { return as_float(as_int(x) & 0x7fffffff); }
 // Clamp that lets NaN through: both comparisons are false for NaN.
-inline float clamp_keep_nan(float x, float lo, float hi) {
+DG_VEC_INLINE float clamp_keep_nan(float x, float lo, float hi) {
   x = select(x < lo, lo, x);
   return select(x > hi, hi, x);
 }
 }  // namespace vm_detail
 
 // e^x = 2^n · e^r with n = round(x / ln 2), r = x - n·ln 2 ∈ [-ln2/2, ln2/2].
-inline float fast_exp(float x) {
+DG_VEC_INLINE float fast_exp(float x) {
   using namespace vm_detail;
   // Beyond these, e^x overflows to inf or underflows to 0 anyway; clamping keeps n
   // in the range where 2^n can be built from two normal floats.
@@ -74,7 +81,7 @@ inline float fast_exp(float x) {
 }
 
 // log x = k·ln 2 + log m with x = 2^k · m, m ∈ [√½, √2).
-inline float fast_log(float x) {
+DG_VEC_INLINE float fast_log(float x) {
   using namespace vm_detail;
   // Subnormals: scale by 2^23 first so the exponent field is meaningful.
   const bool sub = x < 1.17549435e-38f;
@@ -109,7 +116,7 @@ inline float fast_log(float x) {
 }
 
 // tanh x: an odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond (no cancellation there).
-inline float fast_tanh(float x) {
+DG_VEC_INLINE float fast_tanh(float x) {
   using namespace vm_detail;
   const float ax = abs_bits(x);
   const float z = x * x;
@@ -128,7 +135,7 @@ inline float fast_tanh(float x) {
 
 // σ(x) = 1 / (1 + e^{-x}), from e = e^{-|x|} ≤ 1 so nothing overflows:
 // σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0.
-inline float fast_sigmoid(float x) {
+DG_VEC_INLINE float fast_sigmoid(float x) {
   using namespace vm_detail;
   const float e = fast_exp(-abs_bits(x));
   const float s = 1.0f / (1.0f + e);
@@ -136,7 +143,89 @@ inline float fast_sigmoid(float x) {
   return select(x != x, x, res);
 }
 
+// e^x − 1 without the cancellation of e^x − 1 near 0: there, for |x| < ½, the
+// Taylor series to x⁸/8! (the first term left out, x⁹/9!, is below 1e-8 of the
+// value); beyond, e^x − 1 loses at most a bit. expm1(-inf) = −1, (+inf) = +inf.
+DG_VEC_INLINE float fast_expm1(float x) {
+  using namespace vm_detail;
+  float p = 1.0f / 40320.0f;
+  p = p * x + 1.0f / 5040.0f;
+  p = p * x + 1.0f / 720.0f;
+  p = p * x + 1.0f / 120.0f;
+  p = p * x + 1.0f / 24.0f;
+  p = p * x + 1.0f / 6.0f;
+  p = p * x + 0.5f;
+  const float small = (p * x) * x + x;
+  return select(abs_bits(x) < 0.5f, small, fast_exp(x) - 1.0f);
+}
+
+// log(1 + u) for u ≥ −1: w = 1 + u is rounded, and log w · u / (w − 1) puts back
+// what the rounding lost (w − 1 is exact); where w rounds to 1, log1p u = u to
+// float precision. log1p(−1) = −inf, (+inf) = +inf, u < −1 gives NaN.
+DG_VEC_INLINE float fast_log1p(float u) {
+  using namespace vm_detail;
+  const float w = 1.0f + u;
+  const float res = select(w == 1.0f, u, fast_log(w) * (u / (w - 1.0f)));
+  return select(u == INFINITY, INFINITY, res);
+}
+
+// erfc x = t · e^{−x² + P(t)} with t = 1 / (1 + |x|/2) for x ≥ 0, and 2 − erfc(−x)
+// below 0. P is a degree-9 polynomial fitted by tools/fit_erfc.py (Lawson-weighted
+// least squares to log(erfc(x)/t) + x² over x ∈ [0, 10]): relative error 4.5e-8
+// in exact arithmetic. e^{−x²} is taken as e^{−z²} · e^{(z−|x|)(z+|x|)} with z = |x| cut to
+// 12 significant bits, so that z² is exact: x² rounded to float would cost up to
+// 2·|x|² · 6e-8 of relative error in the tail. erfc(x ≥ 10) underflows to 0.
+DG_VEC_INLINE float fast_erfc(float x) {
+  using namespace vm_detail;
+  const float ax = select(abs_bits(x) < 10.0f, abs_bits(x), 10.0f);
+  const float t = 1.0f / (1.0f + 0.5f * ax);
+  float p = 0.14219491f;
+  p = p * t - 0.666066633f;
+  p = p * t + 1.12240918f;
+  p = p * t - 0.65125918f;
+  p = p * t - 0.116778878f;
+  p = p * t + 0.0201915361f;
+  p = p * t + 0.0283585617f;
+  p = p * t + 0.387899436f;
+  p = p * t + 0.998492549f;
+  p = p * t - 1.26544144f;
+  const float z = as_float(as_int(ax) & static_cast<int32_t>(0xfffff000u));
+  const float r = t * fast_exp(-z * z) * fast_exp((z - ax) * (z + ax) + p);
+  const float tail = select(abs_bits(x) < 10.0f, r, 0.0f);
+  // Near 0 the fit's rounding (up to 7 ulp of a value near 1) is more than 1 − erf x
+  // from erf's odd series, which for |x| < ½ stops below 1e-8 of erf after x¹⁵.
+  const float z2 = x * x;
+  float q = -1.0f / 75600.0f;            // x¹⁵: (−1)⁷ / (7! · 15)
+  q = q * z2 + 1.0f / 9360.0f;           // x¹³: 1 / (6! · 13)
+  q = q * z2 - 1.0f / 1320.0f;           // x¹¹: 1 / (5! · 11)
+  q = q * z2 + 1.0f / 216.0f;            // x⁹:  1 / (4! · 9)
+  q = q * z2 - 1.0f / 42.0f;             // x⁷:  1 / (3! · 7)
+  q = q * z2 + 0.1f;                     // x⁵:  1 / (2! · 5)
+  q = q * z2 - 1.0f / 3.0f;              // x³
+  const float erf_small = 1.12837916709551257f * ((q * z2) * x + x);  // 2/√π · Σ
+  const float res = select(abs_bits(x) < 0.5f, 1.0f - erf_small, select(x < 0.0f, 2.0f - tail, tail));
+  return select(x != x, x, res);
+}
+
+// c ? a : b that GCC vectorizes: both a and b are computed, then one is picked by
+// a mask (a plain ?: whose operands are computed in the branches is control flow
+// it will not speculate under -ftrapping-math).
+DG_VEC_INLINE float select(bool c, float a, float b) { return vm_detail::select(c, a, b); }
+DG_VEC_INLINE double select(bool c, double a, double b) {
+  const int64_t m = -static_cast<int64_t>(c);
+  int64_t ia, ib;
+  std::memcpy(&ia, &a, sizeof a);
+  std::memcpy(&ib, &b, sizeof b);
+  const int64_t r = (ia & m) | (ib & ~m);
+  double out;
+  std::memcpy(&out, &r, sizeof out);
+  return out;
+}
+
 inline double fast_exp(double x) { return std::exp(x); }
+inline double fast_expm1(double x) { return std::expm1(x); }
+inline double fast_log1p(double x) { return std::log1p(x); }
+inline double fast_erfc(double x) { return std::erfc(x); }
 inline double fast_log(double x) { return std::log(x); }
 inline double fast_tanh(double x) { return std::tanh(x); }
 inline double fast_sigmoid(double x) {

@@ -86,9 +86,23 @@ template <class F> Tensor map_floating(const Tensor& a, const char* name, F f) {
   return out;
 }
 
-// Same for two same-shaped floating tensors (used by backward formulas).
-template <class F> Tensor zip_floating(const Tensor& a, const Tensor& b, const char* name, F f) {
-  return elementwise(a, b, name, promote_types(a.dtype(), b.dtype()), promote_types(a.dtype(), b.dtype()), f);
+// out = f(a, b) for two floating tensors, broadcast (used by backward formulas).
+// Only float32 and float64 are instantiated, so f may use floating-point-only
+// helpers (kernels::fast_exp, kernels::select); another dtype is a DTypeError.
+template <class F> Tensor zip_floating(const Tensor& a_in, const Tensor& b_in, const char* name, F f) {
+  detail::check_defined(a_in, name);
+  detail::check_defined(b_in, name);
+  const ScalarType dt = promote_types(a_in.dtype(), b_in.dtype());
+  Tensor a_tmp, b_tmp;
+  const Tensor& a = cast_ref(a_in, dt, a_tmp);
+  const Tensor& b = cast_ref(b_in, dt, b_tmp);
+  Shape shape = a.sizes() == b.sizes() ? Shape(a.sizes()) : broadcast_shapes(a.sizes(), b.sizes(), name);
+  Tensor out = make_tensor(shape, dt);
+  dispatch_floating(dt, name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::binary_loop<T, T, T>(out, a, b, f);
+  });
+  return out;
 }
 
 }  // namespace dg::ops

@@ -1,4 +1,4 @@
-// The vectorizable float32 exp/log/tanh/sigmoid of src/kernels/vec_math.hpp:
+// The vectorizable float32 exp/log/tanh/sigmoid/expm1/log1p/erfc of src/kernels/vec_math.hpp:
 // error in ulps against the float64 functions over a sweep of float32 inputs,
 // special values, and the same bits whether a loop runs them as AVX-512, AVX2 or
 // baseline code.
@@ -83,6 +83,50 @@ TEST(VecMath, SigmoidWithinThreeUlp) {
   EXPECT_LE(e, 3.0) << "worst at x = " << wx;
 }
 
+TEST(VecMath, Expm1WithinTwoUlp) {
+  float wx = 0;
+  double e = max_ulp(inputs(), [](float x) { return fast_expm1(x); }, [](double x) { return std::expm1(x); }, &wx);
+  EXPECT_LE(e, 2.0) << "worst at x = " << wx;
+  // Relative, not absolute, accuracy near 0 (where e^x − 1 in float keeps nothing).
+  for (float x : {1e-30f, -1e-30f, 1e-8f, -3e-6f, 1e-3f, 0.49f, -0.49f})
+    EXPECT_LE(ulp_error(fast_expm1(x), std::expm1(double(x))), 2.0) << x;
+}
+
+TEST(VecMath, Log1pWithinTwoAndAHalfUlp) {
+  std::vector<float> xs;
+  for (float x : inputs())
+    if (x >= -1.0f) xs.push_back(x);
+  float wx = 0;
+  double e = max_ulp(xs, [](float x) { return fast_log1p(x); }, [](double x) { return std::log1p(x); }, &wx);
+  EXPECT_LE(e, 2.5) << "worst at x = " << wx;
+  for (float x : {1e-30f, -1e-30f, 1e-8f, -3e-6f, 1e-3f})
+    EXPECT_LE(ulp_error(fast_log1p(x), std::log1p(double(x))), 2.5) << x;
+}
+
+// Six ulp where erfc is a normal float; its left half (x < 0, values in (1, 2))
+// and the right tail (relative, down to 1e-38 at x ≈ 9.1) alike.
+TEST(VecMath, ErfcWithinSixUlp) {
+  float wx = 0;
+  double worst = 0;
+  for (float x : inputs()) {
+    if (std::isnan(x)) continue;
+    const double ref = std::erfc(double(x));
+    if (ref < double(std::numeric_limits<float>::min())) continue;  // subnormal results: checked below
+    const double e = ulp_error(fast_erfc(x), ref);
+    if (e > worst) {
+      worst = e;
+      wx = x;
+    }
+  }
+  EXPECT_LE(worst, 6.0) << "worst at x = " << wx;
+  // Dense over [−4, 10], where GELU's Φ(x) = ½·erfc(−x/√2) lives.
+  for (float x = -4.0f; x < 9.1f; x += 1.0f / 1024)
+    ASSERT_LE(ulp_error(fast_erfc(x), std::erfc(double(x))), 6.0) << x;
+  // Subnormal results: within a few of the smallest steps.
+  for (float x = 9.2f; x < 10.5f; x += 0.01f)
+    EXPECT_LE(std::fabs(double(fast_erfc(x)) - std::erfc(double(x))), 4.0 * std::numeric_limits<float>::denorm_min()) << x;
+}
+
 TEST(VecMath, SpecialValues) {
   const float inf = INFINITY, nan = NAN;
   EXPECT_EQ(fast_exp(0.f), 1.f);
@@ -109,6 +153,26 @@ TEST(VecMath, SpecialValues) {
   EXPECT_EQ(fast_sigmoid(-inf), 0.f);
   EXPECT_GT(fast_sigmoid(-100.f), 0.f);  // e^-100 ≈ 3.7e-44: a subnormal, not 0
   EXPECT_TRUE(std::isnan(fast_sigmoid(nan)));
+  EXPECT_EQ(fast_expm1(0.f), 0.f);
+  EXPECT_EQ(fast_expm1(inf), inf);
+  EXPECT_EQ(fast_expm1(-inf), -1.f);
+  EXPECT_EQ(fast_expm1(-100.f), -1.f);
+  EXPECT_TRUE(std::isnan(fast_expm1(nan)));
+  EXPECT_EQ(fast_log1p(0.f), 0.f);
+  EXPECT_EQ(fast_log1p(-1.f), -inf);
+  EXPECT_EQ(fast_log1p(inf), inf);
+  EXPECT_TRUE(std::isnan(fast_log1p(-2.f)));
+  EXPECT_TRUE(std::isnan(fast_log1p(nan)));
+  EXPECT_EQ(fast_erfc(0.f), 1.f);
+  EXPECT_EQ(fast_erfc(inf), 0.f);
+  EXPECT_EQ(fast_erfc(-inf), 2.f);
+  EXPECT_EQ(fast_erfc(20.f), 0.f);
+  EXPECT_EQ(fast_erfc(-20.f), 2.f);
+  EXPECT_TRUE(std::isnan(fast_erfc(nan)));
+  EXPECT_EQ(select(true, 1.f, 2.f), 1.f);
+  EXPECT_EQ(select(false, 1.f, 2.f), 2.f);
+  EXPECT_EQ(select(true, 1.0, 2.0), 1.0);
+  EXPECT_TRUE(std::isnan(select(false, 1.0, double(nan))));
 }
 
 // A loop over the functions gives the same bits under every ISA the CPU has (and
@@ -116,13 +180,17 @@ TEST(VecMath, SpecialValues) {
 TEST(VecMath, SameBitsOnEveryIsa) {
   const std::vector<float>& xs = inputs();
   const size_t n = 100003;  // not a multiple of any vector width: the tails run too
-  std::vector<float> ref(n * 4);
+  constexpr size_t kFns = 7;
+  std::vector<float> ref(n * kFns);
   for (size_t i = 0; i < n; ++i) {
     float x = xs[i * 83 % xs.size()];
-    ref[4 * i] = fast_exp(x);
-    ref[4 * i + 1] = fast_log(x);
-    ref[4 * i + 2] = fast_tanh(x);
-    ref[4 * i + 3] = fast_sigmoid(x);
+    ref[kFns * i] = fast_exp(x);
+    ref[kFns * i + 1] = fast_log(x);
+    ref[kFns * i + 2] = fast_tanh(x);
+    ref[kFns * i + 3] = fast_sigmoid(x);
+    ref[kFns * i + 4] = fast_expm1(x);
+    ref[kFns * i + 5] = fast_log1p(x);
+    ref[kFns * i + 6] = fast_erfc(x);
   }
   std::vector<float> in(n);
   for (size_t i = 0; i < n; ++i) in[i] = xs[i * 83 % xs.size()];
@@ -130,21 +198,27 @@ TEST(VecMath, SameBitsOnEveryIsa) {
   for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(cpu_isa())) continue;
     set_isa(isa);
-    std::vector<float> e(n), l(n), t(n), s(n);
+    std::vector<float> e(n), l(n), t(n), s(n), em(n), lp(n), ec(n);
     const float* x = in.data();
     float *pe = e.data(), *pl = l.data(), *pt = t.data(), *ps = s.data();
+    float *pem = em.data(), *plp = lp.data(), *pec = ec.data();
+    // Two loops of at most four outputs each (what GCC vectorizes).
     simd_for(0, static_cast<int64_t>(n), [=](int64_t i) {
       pe[i] = fast_exp(x[i]);
       pl[i] = fast_log(x[i]);
       pt[i] = fast_tanh(x[i]);
       ps[i] = fast_sigmoid(x[i]);
     });
-    for (size_t i = 0; i < n; ++i) {
-      ASSERT_EQ(std::memcmp(&e[i], &ref[4 * i], 4), 0) << isa_name(isa) << " exp(" << in[i] << ")";
-      ASSERT_EQ(std::memcmp(&l[i], &ref[4 * i + 1], 4), 0) << isa_name(isa) << " log(" << in[i] << ")";
-      ASSERT_EQ(std::memcmp(&t[i], &ref[4 * i + 2], 4), 0) << isa_name(isa) << " tanh(" << in[i] << ")";
-      ASSERT_EQ(std::memcmp(&s[i], &ref[4 * i + 3], 4), 0) << isa_name(isa) << " sigmoid(" << in[i] << ")";
-    }
+    simd_for(0, static_cast<int64_t>(n), [=](int64_t i) {
+      pem[i] = fast_expm1(x[i]);
+      plp[i] = fast_log1p(x[i]);
+      pec[i] = fast_erfc(x[i]);
+    });
+    const char* names[kFns] = {"exp", "log", "tanh", "sigmoid", "expm1", "log1p", "erfc"};
+    const float* got[kFns] = {e.data(), l.data(), t.data(), s.data(), em.data(), lp.data(), ec.data()};
+    for (size_t i = 0; i < n; ++i)
+      for (size_t f = 0; f < kFns; ++f)
+        ASSERT_EQ(std::memcmp(&got[f][i], &ref[kFns * i + f], 4), 0) << isa_name(isa) << " " << names[f] << "(" << in[i] << ")";
   }
   set_isa(saved);
 }
