@@ -150,6 +150,58 @@ DG_ELEMENTWISE(BM_Sigmoid);
 DG_ELEMENTWISE(BM_AddRowBroadcast);
 DG_ELEMENTWISE(BM_AddInplace);
 
+// -------------------------------------------------- activations, 1M floats
+namespace F = torch::nn::functional;
+void BM_Gelu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::gelu(a); }); }
+void BM_GeluTanh(benchmark::State& st) {
+  elementwise(st, 1, [](auto& a, auto&) { return F::gelu(a, F::GELUFuncOptions().approximate("tanh")); });
+}
+void BM_Elu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::elu(a); }); }
+void BM_Softplus(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::softplus(a); }); }
+void BM_LeakyRelu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::leaky_relu(a); }); }
+void BM_GeluForwardBackward(benchmark::State& st) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::Tensor x = torch::randn({kN}).requires_grad_(true), dy = torch::randn({kN});
+  for (auto _ : st) {
+    torch::Tensor y = F::gelu(x);
+    benchmark::DoNotOptimize(torch::autograd::grad({y}, {x}, {dy})[0].data_ptr());
+  }
+  st.SetItemsProcessed(st.iterations() * kN);
+}
+DG_ELEMENTWISE(BM_Gelu);
+DG_ELEMENTWISE(BM_GeluTanh);
+DG_ELEMENTWISE(BM_Elu);
+DG_ELEMENTWISE(BM_Softplus);
+DG_ELEMENTWISE(BM_LeakyRelu);
+DG_ELEMENTWISE(BM_GeluForwardBackward);
+
+// ------------------------------------------------- recurrent training steps
+template <class Layer> void recurrent_step(benchmark::State& st, Layer layer) {
+  set_threads(static_cast<int>(st.range(0)));
+  torch::manual_seed(0);
+  torch::nn::Linear fc(128, 10);
+  std::vector<torch::Tensor> params = layer->parameters();
+  for (auto& p : fc->parameters()) params.push_back(p);
+  torch::optim::SGD opt(params, torch::optim::SGDOptions(0.01).momentum(0.9));
+  torch::Tensor x = torch::randn({64, 28, 28}), y = torch::randint(0, 10, {64});
+  for (auto _ : st) {
+    opt.zero_grad();
+    torch::Tensor out = std::get<0>(layer->forward(x));  // [64, 28, 128]
+    torch::Tensor loss = F::cross_entropy(fc->forward(out.select(1, 27)), y);
+    loss.backward();
+    opt.step();
+  }
+  st.SetItemsProcessed(st.iterations() * 64);
+}
+void BM_RnnTrainStep(benchmark::State& st) {
+  recurrent_step(st, torch::nn::RNN(torch::nn::RNNOptions(28, 128).batch_first(true)));
+}
+void BM_LstmTrainStep(benchmark::State& st) {
+  recurrent_step(st, torch::nn::LSTM(torch::nn::LSTMOptions(28, 128).batch_first(true)));
+}
+DG_ELEMENTWISE(BM_RnnTrainStep);
+DG_ELEMENTWISE(BM_LstmTrainStep);
+
 // ------------------------------------------------------------------ reductions
 void BM_SumBatchDim(benchmark::State& st) {
   set_threads(static_cast<int>(st.range(0)));

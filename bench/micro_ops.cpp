@@ -4,7 +4,11 @@
 //  - Chain: 1,000 ops on a [4]-element tensor (add, mul, relu in turn): forward
 //    without a graph, forward recording the graph, forward + backward. The
 //    "per_op" counter is the time of the chain divided by 1,000.
-//  - Elementwise throughput on 1M floats, 1 and 2 threads.
+//  - Elementwise throughput on 1M floats, 1 and 2 threads; the activations of
+//    nn/activation.hpp forward, and GELU forward + backward.
+//  - A training step of a recurrent layer (RNN, LSTM) on a batch of 64
+//    sequences of 28 steps of 28 features (Fashion-MNIST read row by row),
+//    hidden 128, then Linear(128, 10), cross-entropy, SGD with momentum.
 //  - Reductions: the bias gradient (sum over the batch dim of 128×512), row sums.
 //  - The same loops with the instruction set forced (0 baseline SSE2, 1 AVX2,
 //    2 AVX-512), and the vectorizable exp/tanh/sigmoid of kernels/vec_math.hpp.
@@ -13,7 +17,9 @@
 #include <cmath>
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/nn.hpp"
 #include "dimgrad/ops.hpp"
+#include "dimgrad/optim.hpp"
 #include "dimgrad/tensor.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/simd.hpp"
@@ -120,6 +126,60 @@ DG_ELEMENTWISE(BM_Tanh);
 DG_ELEMENTWISE(BM_Sigmoid);
 DG_ELEMENTWISE(BM_AddRowBroadcast);
 DG_ELEMENTWISE(BM_AddInplace);
+
+// -------------------------------------------------- activations, 1M floats
+namespace F = dg::nn::functional;
+void BM_Gelu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::gelu(a); }); }
+void BM_GeluTanh(benchmark::State& st) {
+  elementwise(st, 1, [](auto& a, auto&) { return F::gelu(a, F::GELUFuncOptions().approximate("tanh")); });
+}
+void BM_Elu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::elu(a); }); }
+void BM_Softplus(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::softplus(a); }); }
+void BM_LeakyRelu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::leaky_relu(a); }); }
+// y = gelu(x), then dx from dy: the forward and the backward's pass.
+void BM_GeluForwardBackward(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::Tensor x = dg::randn({kN}).requires_grad_(true), dy = dg::randn({kN});
+  for (auto _ : st) {
+    dg::Tensor y = F::gelu(x);
+    benchmark::DoNotOptimize(dg::autograd::grad({y}, {x}, {dy})[0].raw_data());
+  }
+  st.SetItemsProcessed(st.iterations() * kN);
+}
+DG_ELEMENTWISE(BM_Gelu);
+DG_ELEMENTWISE(BM_GeluTanh);
+DG_ELEMENTWISE(BM_Elu);
+DG_ELEMENTWISE(BM_Softplus);
+DG_ELEMENTWISE(BM_LeakyRelu);
+DG_ELEMENTWISE(BM_GeluForwardBackward);
+
+// ------------------------------------------------- recurrent training steps
+// One training step per iteration; items = sequences.
+template <class Layer> void recurrent_step(benchmark::State& st, Layer layer) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::manual_seed(0);
+  dg::nn::Linear fc(128, 10);
+  std::vector<dg::Tensor> params = layer->parameters();
+  for (auto& p : fc->parameters()) params.push_back(p);
+  dg::optim::SGD opt(params, dg::optim::SGDOptions(0.01).momentum(0.9));
+  dg::Tensor x = dg::randn({64, 28, 28}), y = dg::randint(0, 10, {64});
+  for (auto _ : st) {
+    opt.zero_grad();
+    dg::Tensor out = std::get<0>(layer->forward(x));  // [64, 28, 128]
+    dg::Tensor loss = F::cross_entropy(fc->forward(out.select(1, 27)), y);
+    loss.backward();
+    opt.step();
+  }
+  st.SetItemsProcessed(st.iterations() * 64);
+}
+void BM_RnnTrainStep(benchmark::State& st) {
+  recurrent_step(st, dg::nn::RNN(dg::nn::RNNOptions(28, 128).batch_first(true)));
+}
+void BM_LstmTrainStep(benchmark::State& st) {
+  recurrent_step(st, dg::nn::LSTM(dg::nn::LSTMOptions(28, 128).batch_first(true)));
+}
+DG_ELEMENTWISE(BM_RnnTrainStep);
+DG_ELEMENTWISE(BM_LstmTrainStep);
 
 // ------------------------------------------------------------------ reductions
 // db[512] = Σ_n dY[128×512]: the bias gradient of a Linear layer.

@@ -1,4 +1,4 @@
-// exp, log, tanh, sigmoid, expm1, log1p and erfc for float32 that vectorize.
+// exp, log, tanh, sigmoid, expm1, log1p and the normal CDF for float32 that vectorize.
 //
 // glibc's expf/logf/tanhf are scalar calls, so a loop over them runs one
 // element at a time. These versions are branch-free straight-line arithmetic
@@ -7,9 +7,9 @@
 // SSE2 code. Error against the exact (float64) value, over every 7th float32 bit
 // pattern: exp 0.98 ulp, log 0.81, tanh 1.32, sigmoid 2.71 at most (glibc's own
 // are ≤ 1 ulp); tests/kernels/vec_math_test.cpp checks ≤ 1, 1, 1.5 and 3 on a
-// sweep, and expm1, log1p and erfc (built on them) against bounds given with each.
+// sweep, and expm1, log1p and Φ (built on them) against bounds given with each.
 // The coefficients of exp, log and tanh are Cephes' expf/logf/tanhf (S. Moshier);
-// erfc's polynomial is our own fit (below).
+// Φ's polynomial is our own fit (below).
 // Special values follow IEEE: NaN → NaN, exp(+inf) = +inf, exp(-inf) = 0,
 // log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, tanh(±inf) = ±1.
 //
@@ -23,7 +23,7 @@
 namespace dg::kernels {
 
 // Always inlined: a loop that calls them must see their bodies to vectorize, and
-// GCC's inliner gives up on the larger ones (erfc holds two exps) — an out-of-line
+// GCC's inliner gives up on the larger ones (Φ holds an exp and a division) — an out-of-line
 // copy is compiled for baseline x86-64 and called per element, about 20x slower.
 #define DG_VEC_INLINE inline __attribute__((always_inline))
 
@@ -169,43 +169,44 @@ DG_VEC_INLINE float fast_log1p(float u) {
   return select(u == INFINITY, INFINITY, res);
 }
 
-// erfc x = t · e^{−x² + P(t)} with t = 1 / (1 + |x|/2) for x ≥ 0, and 2 − erfc(−x)
-// below 0. P is a degree-9 polynomial fitted by tools/fit_erfc.py (Lawson-weighted
-// least squares to log(erfc(x)/t) + x² over x ∈ [0, 10]): relative error 4.5e-8
-// in exact arithmetic. e^{−x²} is taken as e^{−z²} · e^{(z−|x|)(z+|x|)} with z = |x| cut to
-// 12 significant bits, so that z² is exact: x² rounded to float would cost up to
-// 2·|x|² · 6e-8 of relative error in the tail. erfc(x ≥ 10) underflows to 0.
-DG_VEC_INLINE float fast_erfc(float x) {
+// Φ(x), the standard normal CDF (GELU's gate), from erfc: Φ(x) = ½·erfc(|x|/√2)
+// for x < 0 and 1 − ½·erfc(x/√2) above, with
+//   erfc a = t · e^{−a² + P(t)},   t = 1 / (1 + a/2),   a ≥ 0,
+// P a degree-9 polynomial fitted by tools/fit_erfc.py (Lawson-weighted least
+// squares to log(erfc(a)/t) + a² over a ∈ [0, 10]; relative error 4.5e-8 in exact
+// arithmetic). With a = |x|/√2, a² = x²/2: one exp, no cancellation in the left
+// tail (where ½(1 + erf(x/√2)) loses every digit). The rounding of x² in the
+// exponent costs x²·6e-8 of relative error there, the same as rounding x/√2 to
+// float would: vec_math_test.cpp holds it to (x² + 16)·1.2e-7 relative (2e-5 at
+// x = −12; results below 1e-38, x < −13, underflow). With `pdf`, also φ(x) =
+// e^{−x²/2}/√(2π) (GELU's backward needs both; one more exp).
+template <bool kWithPdf>
+DG_VEC_INLINE float normal_cdf_pdf(float x, float* pdf) {
   using namespace vm_detail;
-  const float ax = select(abs_bits(x) < 10.0f, abs_bits(x), 10.0f);
-  const float t = 1.0f / (1.0f + 0.5f * ax);
+  const float ax = abs_bits(x);
+  const float t = 1.0f / (1.0f + ax * 0.353553390593273762f);  // a/2 = |x|/(2√2)
   float p = 0.14219491f;
-  p = p * t - 0.666066633f;
+  p = p * t - 0.666066634f;
   p = p * t + 1.12240918f;
-  p = p * t - 0.65125918f;
-  p = p * t - 0.116778878f;
-  p = p * t + 0.0201915361f;
-  p = p * t + 0.0283585617f;
+  p = p * t - 0.651259181f;
+  p = p * t - 0.116778877f;
+  p = p * t + 0.0201915355f;
+  p = p * t + 0.0283585619f;
   p = p * t + 0.387899436f;
   p = p * t + 0.998492549f;
   p = p * t - 1.26544144f;
-  const float z = as_float(as_int(ax) & static_cast<int32_t>(0xfffff000u));
-  const float r = t * fast_exp(-z * z) * fast_exp((z - ax) * (z + ax) + p);
-  const float tail = select(abs_bits(x) < 10.0f, r, 0.0f);
-  // Near 0 the fit's rounding (up to 7 ulp of a value near 1) is more than 1 − erf x
-  // from erf's odd series, which for |x| < ½ stops below 1e-8 of erf after x¹⁵.
-  const float z2 = x * x;
-  float q = -1.0f / 75600.0f;            // x¹⁵: (−1)⁷ / (7! · 15)
-  q = q * z2 + 1.0f / 9360.0f;           // x¹³: 1 / (6! · 13)
-  q = q * z2 - 1.0f / 1320.0f;           // x¹¹: 1 / (5! · 11)
-  q = q * z2 + 1.0f / 216.0f;            // x⁹:  1 / (4! · 9)
-  q = q * z2 - 1.0f / 42.0f;             // x⁷:  1 / (3! · 7)
-  q = q * z2 + 0.1f;                     // x⁵:  1 / (2! · 5)
-  q = q * z2 - 1.0f / 3.0f;              // x³
-  const float erf_small = 1.12837916709551257f * ((q * z2) * x + x);  // 2/√π · Σ
-  const float res = select(abs_bits(x) < 0.5f, 1.0f - erf_small, select(x < 0.0f, 2.0f - tail, tail));
-  return select(x != x, x, res);
+  const float half_x2 = 0.5f * (x * x);
+  float tail;  // ½·erfc(|x|/√2) = Φ(−|x|)
+  if constexpr (kWithPdf) {
+    const float e = fast_exp(-half_x2);
+    *pdf = 0.398942280401432678f * e;
+    tail = (0.5f * t) * (e * fast_exp(p));
+  } else {
+    tail = (0.5f * t) * fast_exp(p - half_x2);
+  }
+  return select(x < 0.0f, tail, 1.0f - tail);
 }
+DG_VEC_INLINE float fast_normal_cdf(float x) { return normal_cdf_pdf<false>(x, nullptr); }
 
 // c ? a : b that GCC vectorizes: both a and b are computed, then one is picked by
 // a mask (a plain ?: whose operands are computed in the branches is control flow
@@ -225,7 +226,7 @@ DG_VEC_INLINE double select(bool c, double a, double b) {
 inline double fast_exp(double x) { return std::exp(x); }
 inline double fast_expm1(double x) { return std::expm1(x); }
 inline double fast_log1p(double x) { return std::log1p(x); }
-inline double fast_erfc(double x) { return std::erfc(x); }
+inline double fast_normal_cdf(double x) { return 0.5 * std::erfc(-x * 0.70710678118654752440); }
 inline double fast_log(double x) { return std::log(x); }
 inline double fast_tanh(double x) { return std::tanh(x); }
 inline double fast_sigmoid(double x) {

@@ -9,6 +9,7 @@
 // at a time, 7-16x slower than LibTorch's) and std:: in float64, where
 // gradcheck runs.
 #include <cmath>
+#include <type_traits>
 
 #include "dimgrad/nn/activation.hpp"
 #include "kernels/vec_math.hpp"
@@ -18,18 +19,24 @@ namespace dg {
 namespace ops {
 namespace {
 
-constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1/√2
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/√(2π)
 constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
 constexpr double kGeluCoef = 0.044715;
 
 using kernels::select;
 
-// Φ(x), the standard normal CDF, as ½·erfc(−x/√2): no cancellation in the left
-// tail, where ½(1 + erf(x/√2)) loses every digit.
-template <class T> T normal_cdf(T x) { return T(0.5) * kernels::fast_erfc(-x * T(kSqrt1_2)); }
-// φ(x) = e^{−x²/2} / √(2π), the standard normal density.
-template <class T> T normal_pdf(T x) { return T(kInvSqrt2Pi) * kernels::fast_exp(T(-0.5) * x * x); }
+// GELU's derivative Φ(x) + x·φ(x) (Φ the standard normal CDF, φ its density), both
+// from erfc: no cancellation in the left tail, where ½(1 + erf(x/√2)) loses every
+// digit. float32 shares one e^{−x²/2} between the two (vec_math.hpp).
+template <class T> T gelu_slope(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    float pdf;
+    const float cdf = kernels::normal_cdf_pdf<true>(x, &pdf);
+    return cdf + x * pdf;
+  } else {
+    return kernels::fast_normal_cdf(x) + x * (kInvSqrt2Pi * std::exp(-0.5 * x * x));
+  }
+}
 // GELU's tanh form ½(1 + tanh u), u = √(2/π)(x + 0.044715x³), as σ(2u): the same
 // value (tanh u = 2σ(2u) − 1) without cancellation for very negative x.
 template <class T> T gelu_tanh_gate(T x) {
@@ -71,8 +78,7 @@ struct GeluBackward : Node {
   TensorList apply(TensorList&& g) override {
     if (!tanh_approx) {
       // Y = A·Φ(A)      dA[A] = dY ⊙ (Φ(A) + A·φ(A))   (product rule; Φ' = φ, the normal pdf)
-      return {zip_floating(g[0], a, "gelu backward",
-                           [](auto d, auto x) { return d * (normal_cdf(x) + x * normal_pdf(x)); })};
+      return {zip_floating(g[0], a, "gelu backward", [](auto d, auto x) { return d * gelu_slope(x); })};
     }
     // Y = ½A(1 + tanh u) = A·s, s = σ(2u), u = √(2/π)(A + 0.044715A³)
     // dA[A] = dY ⊙ (s + A·s' ) with s' = ds/dA = 2s(1 − s)·√(2/π)(1 + 3·0.044715A²)
@@ -143,7 +149,7 @@ Tensor gelu(const Tensor& input, const GELUFuncOptions& options) {
     return activation<GeluBackward>(
         input, "gelu", [](auto x) { return x * gelu_tanh_gate(x); }, [](GeluBackward& n) { n.tanh_approx = true; });
   return activation<GeluBackward>(
-      input, "gelu", [](auto x) { return x * normal_cdf(x); }, [](GeluBackward&) {});
+      input, "gelu", [](auto x) { return x * kernels::fast_normal_cdf(x); }, [](GeluBackward&) {});
 }
 
 Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options) {
