@@ -146,6 +146,16 @@ void BM_GeluForwardBackward(benchmark::State& st) {
   }
   st.SetItemsProcessed(st.iterations() * kN);
 }
+void BM_Sqrt(benchmark::State& st) { elementwise(st, 1, [](auto&, auto& b) { return b.sqrt(); }); }
+void BM_Rsqrt(benchmark::State& st) { elementwise(st, 1, [](auto&, auto& b) { return b.rsqrt(); }); }
+void BM_PowHalf(benchmark::State& st) { elementwise(st, 1, [](auto&, auto& b) { return b.pow(0.5); }); }
+void BM_PowThree(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return a.pow(3); }); }
+void BM_Clamp(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return a.clamp(-0.5, 0.5); }); }
+DG_ELEMENTWISE(BM_Sqrt);
+DG_ELEMENTWISE(BM_Rsqrt);
+DG_ELEMENTWISE(BM_PowHalf);
+DG_ELEMENTWISE(BM_PowThree);
+DG_ELEMENTWISE(BM_Clamp);
 DG_ELEMENTWISE(BM_Gelu);
 DG_ELEMENTWISE(BM_GeluTanh);
 DG_ELEMENTWISE(BM_Elu);

@@ -7,6 +7,7 @@
 // the exact value; float64 keeps std:: (gradcheck runs there).
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/vec_math.hpp"
 #include "ops/op_util.hpp"
@@ -175,11 +176,21 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi
   if (hi && !is_floating(t)) t = scalar_result_type(a, *hi);
   Tensor out = dispatch_dtype(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return map(a, t, [l, h](T x) {
-      double v = static_cast<double>(x);
-      if (v != v) return x;  // NaN stays NaN
-      return static_cast<T>(v < l ? l : (v > h ? h : v));
-    });
+    if constexpr (std::is_floating_point_v<T>) {
+      // In T, with masks: vectorizes (a branch per element through float64 ran
+      // 25x slower than LibTorch's). NaN stays NaN: both comparisons are false.
+      // A bound beyond T's range clamps nothing (it converts to ±inf).
+      const T lt = static_cast<T>(l), ht = static_cast<T>(h);
+      return map(a, t, [lt, ht](T x) {
+        const T y = kernels::select(x < lt, lt, x);
+        return kernels::select(y > ht, ht, y);
+      });
+    } else {
+      return map(a, t, [l, h](T x) {
+        double v = static_cast<double>(x);
+        return static_cast<T>(v < l ? l : (v > h ? h : v));
+      });
+    }
   });
   record<ClampBackward>(out, {&a}, {}, [&](ClampBackward& n) {
     n.a = n.save(a);
