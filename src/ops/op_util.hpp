@@ -43,7 +43,9 @@ inline const Tensor& cast_ref(const Tensor& t, ScalarType dt, Tensor& tmp) {
 }
 
 // out[shape of broadcast(a, b)] = f(a, b) computed in `compute` type, stored as `out_t`.
-template <class F>
+// kFloatingOnly: f is instantiated for float32 and float64 only (it may use
+// floating-point-only helpers), and another `compute` type is a DTypeError.
+template <bool kFloatingOnly = false, class F>
 Tensor elementwise(const Tensor& a_in, const Tensor& b_in, const char* name, ScalarType compute, ScalarType out_t, F f) {
   detail::check_defined(a_in, name);
   detail::check_defined(b_in, name);
@@ -52,11 +54,13 @@ Tensor elementwise(const Tensor& a_in, const Tensor& b_in, const char* name, Sca
   const Tensor& b = cast_ref(b_in, compute, b_tmp);
   Shape shape = a.sizes() == b.sizes() ? Shape(a.sizes()) : broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor out = make_tensor(shape, out_t);
-  dispatch_dtype(compute, [&](auto tag) {
+  auto run = [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (out_t == kBool) kernels::binary_loop<bool, T, T>(out, a, b, f);
     else kernels::binary_loop<T, T, T>(out, a, b, f);
-  });
+  };
+  if constexpr (kFloatingOnly) dispatch_floating(compute, name, run);
+  else dispatch_dtype(compute, run);
   return out;
 }
 
@@ -89,20 +93,9 @@ template <class F> Tensor map_floating(const Tensor& a, const char* name, F f) {
 // out = f(a, b) for two floating tensors, broadcast (used by backward formulas).
 // Only float32 and float64 are instantiated, so f may use floating-point-only
 // helpers (kernels::fast_exp, kernels::select); another dtype is a DTypeError.
-template <class F> Tensor zip_floating(const Tensor& a_in, const Tensor& b_in, const char* name, F f) {
-  detail::check_defined(a_in, name);
-  detail::check_defined(b_in, name);
-  const ScalarType dt = promote_types(a_in.dtype(), b_in.dtype());
-  Tensor a_tmp, b_tmp;
-  const Tensor& a = cast_ref(a_in, dt, a_tmp);
-  const Tensor& b = cast_ref(b_in, dt, b_tmp);
-  Shape shape = a.sizes() == b.sizes() ? Shape(a.sizes()) : broadcast_shapes(a.sizes(), b.sizes(), name);
-  Tensor out = make_tensor(shape, dt);
-  dispatch_floating(dt, name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::binary_loop<T, T, T>(out, a, b, f);
-  });
-  return out;
+template <class F> Tensor zip_floating(const Tensor& a, const Tensor& b, const char* name, F f) {
+  const ScalarType t = promote_types(a.dtype(), b.dtype());
+  return elementwise<true>(a, b, name, t, t, f);
 }
 
 }  // namespace dg::ops

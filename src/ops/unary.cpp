@@ -179,7 +179,8 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi
     if constexpr (std::is_floating_point_v<T>) {
       // In T, with masks: vectorizes (a branch per element through float64 ran
       // 25x slower than LibTorch's). NaN stays NaN: both comparisons are false.
-      // A bound beyond T's range clamps nothing (it converts to ±inf).
+      // Comparing with the bound rounded to T picks the same side as comparing in
+      // float64 would; a bound beyond T's range becomes ±inf.
       const T lt = static_cast<T>(l), ht = static_cast<T>(h);
       return map(a, t, [lt, ht](T x) {
         const T y = kernels::select(x < lt, lt, x);
