@@ -110,6 +110,7 @@ std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = fals
 std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& a);
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& a);
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);
 
 // linalg.cpp

@@ -358,6 +358,7 @@ class Tensor {
   std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
   Tensor argmax() const;
   Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor argmin() const;
   Tensor argmin(int64_t dim, bool keepdim = false) const;
   Tensor norm() const;
 

@@ -353,8 +353,11 @@ ReduceGeometry reduce_geometry(IntArrayRef sizes, int64_t d0, int64_t d1);
 // Sum over the (sorted, unique) dims; keepdim keeps them as size 1. Float sums
 // accumulate in float64 over rows; int and bool sum to int64.
 Tensor sum(const Tensor& a, IntArrayRef dims, bool keepdim);
-// Values and int64 indices of the max (or min) over one dim (first index on ties).
+// Values and int64 indices of the max (or min) over one dim: the first index on
+// ties, the first NaN if there is one (LibTorch's semantics).
 void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tensor& indices);
+// The max (or min) of all of a's elements (non-empty), as a 0-d tensor; NaN if any is NaN.
+Tensor max_min_all(const Tensor& a, bool is_max);
 
 // ---------------------------------------------------------------------- GEMM
 // Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; then an

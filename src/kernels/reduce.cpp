@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernels/vec_math.hpp"
 #include "tensor/internal.hpp"
 
 namespace dg::kernels {
@@ -175,6 +176,206 @@ Tensor sum(const Tensor& a_in, IntArrayRef dims_in, bool keepdim) {
   return detail::make_view(cur, out_shape, contiguous_strides(out_shape), cur.storage_offset());
 }
 
+// ------------------------------------------------------------- max and min
+// LibTorch's semantics: NaN wins (the first NaN along the dim, as if it compared
+// greater than everything for max and smaller for min), and among equal values
+// the first index. Each row is read in two vectorized passes: the extreme value
+// (32-lane running max/min and NaN flags, lanes merged at the end), then the
+// first index that holds it. The value returned is the element at that index,
+// so of +0 and −0 (equal) it is the first, whatever the lane or thread split.
+namespace {
+
+// Whether c replaces best: strictly better (ties keep the first).
+template <class T> inline bool better(T c, T best, bool is_max) { return is_max ? c > best : c < best; }
+template <class T> inline bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return v != v;
+  else return false;
+}
+
+// The extreme of row[0..n), n ≥ 1, and whether the row holds a NaN (then the value is meaningless).
+template <class T, bool kMax> T extreme_value(const T* row, int64_t n, bool& has_nan) {
+  constexpr int L = 32;
+  using Flag = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;  // lane width of T: one mask per lane
+  if (n < 2 * L) {
+    T best = row[0];
+    bool nan = false;
+    for (int64_t r = 0; r < n; ++r) {
+      nan |= is_nan(row[r]);
+      if (better(row[r], best, kMax)) best = row[r];
+    }
+    has_nan = nan;
+    return best;
+  }
+  T acc[L];
+  Flag nan[L];
+  for (int j = 0; j < L; ++j) {
+    acc[j] = row[j];
+    nan[j] = static_cast<Flag>(is_nan(row[j]));
+  }
+  int64_t r = L;
+  for (; r + L <= n; r += L)
+    for (int j = 0; j < L; ++j) {
+      const T c = row[r + j];
+      acc[j] = better(c, acc[j], kMax) ? c : acc[j];
+      nan[j] |= static_cast<Flag>(is_nan(c));
+    }
+  T best = acc[0];
+  Flag any_nan = 0;
+  for (int j = 0; j < L; ++j) {
+    any_nan |= nan[j];
+    if (better(acc[j], best, kMax)) best = acc[j];
+  }
+  for (; r < n; ++r) {
+    any_nan |= static_cast<Flag>(is_nan(row[r]));
+    if (better(row[r], best, kMax)) best = row[r];
+  }
+  has_nan = any_nan != 0;
+  return best;
+}
+
+// The first r with row[r] == v (kNan: the first NaN), which must exist. Blocks of
+// 32 are tested with a vectorized OR of the comparisons (a lane-wide integer flag,
+// as in extreme_value), the hit located in its block.
+template <class T, bool kNan> int64_t first_index_of(const T* row, int64_t n, T v) {
+  constexpr int L = 32;
+  using Flag = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
+  auto hit = [v](T c) { return kNan ? is_nan(c) : c == v; };
+  int64_t r = 0;
+  for (; r + L <= n; r += L) {
+    Flag any = 0;
+    for (int j = 0; j < L; ++j) any |= static_cast<Flag>(hit(row[r + j]));
+    if (any) break;
+  }
+  for (; r < n; ++r)
+    if (hit(row[r])) return r;
+  return 0;  // unreachable for a v taken from the row
+}
+
+// The extreme of row[0..n) and its first index (a NaN's if there is one). The
+// index is searched only when asked or when the value is ambiguous (a zero, whose
+// sign the lanes may have picked from either ±0; a NaN).
+template <class T, bool kMax> T row_extreme(const T* row, int64_t n, bool want_index, int64_t& index) {
+  bool has_nan = false;
+  T v = extreme_value<T, kMax>(row, n, has_nan);
+  if (has_nan) v = std::numeric_limits<T>::quiet_NaN();
+  if (!want_index && !has_nan && v != T(0)) return v;
+  index = has_nan ? first_index_of<T, true>(row, n, v) : first_index_of<T, false>(row, n, v);
+  return row[index];
+}
+
+template <class T, bool kMax>
+void max_min_typed(const T* x, T* v, int64_t* idx, const ReduceGeometry& g, bool want_index) {
+  const int64_t O = g.outer, Rn = g.reduce, I = g.inner;
+  const bool par = use_threads(O * Rn * I / 2);
+  if (I == 1 && O == 1 && par) {
+    // One long row (max() of everything, argmax()): each thread takes a slice; the
+    // slices are merged in order (NaN first, then strictly better), so the first
+    // index wins exactly as on one thread.
+    const int nt_max = omp_get_max_threads();
+    struct Part {
+      T v{};
+      int64_t i = -1;  // −1: the thread had no slice
+    };
+    std::vector<Part> part(static_cast<size_t>(nt_max));
+    DG_OMP(omp parallel)
+    {
+      const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const int64_t chunk = ((Rn + nt - 1) / nt + 31) / 32 * 32;
+      const int64_t b = std::min(Rn, tid * chunk), e = std::min(Rn, b + chunk);
+      if (b < e) {
+        int64_t i = 0;
+        T val{};
+        simd_run([&] { val = row_extreme<T, kMax>(x + b, e - b, want_index, i); });
+        part[static_cast<size_t>(tid)] = {val, b + i};
+      }
+    }
+    Part best = part[0];
+    for (const Part& p : part) {
+      if (p.i < 0 || is_nan(best.v)) continue;
+      if (is_nan(p.v) || better(p.v, best.v, kMax)) best = p;
+    }
+    v[0] = best.v;
+    if (idx) idx[0] = best.i;
+    return;
+  }
+  if (I == 1) {
+    // Rows: row_extreme on each (short rows, e.g. argmax over 10 classes, take its scalar loop).
+    parallel_for_if(par && O > 1, O, [&](int64_t o) {
+      int64_t i = 0;
+      simd_run([&] { v[o] = row_extreme<T, kMax>(x + o * Rn, Rn, want_index, i); });
+      if (idx) idx[o] = i;
+    });
+    return;
+  }
+  // Columns: for each r in order, every position i compares x[o, r, i] with the best
+  // so far — contiguous in i and vectorized. A NaN replaces a non-NaN best and is
+  // never replaced (NaN compares false). `|` and `&`, not `||` and `&&`: no branch.
+  auto take = [](T c, T b) { return better(c, b, kMax) | (is_nan(c) & !is_nan(b)); };
+  // The running index in a type as wide as T where it fits, and both picks by
+  // integer masks (kernels::select): GCC vectorizes that, not a ?: or an int64
+  // index beside float lanes.
+  using Idx = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  const bool narrow_index = std::is_floating_point_v<T> && Rn <= std::numeric_limits<Idx>::max();
+  auto columns = [&](int64_t o, int64_t i0, int64_t i1) {
+    T* vb = v + o * I;
+    const T* first = x + o * Rn * I;
+    std::copy(first + i0, first + i1, vb + i0);
+    if (!idx) {
+      for (int64_t r = 1; r < Rn; ++r) {
+        const T* src = first + r * I;
+        if constexpr (std::is_floating_point_v<T>)
+          vec_for<T>(i0, i1, [=](int64_t i) { vb[i] = select(take(src[i], vb[i]), src[i], vb[i]); });
+        else
+          for (int64_t i = i0; i < i1; ++i) vb[i] = take(src[i], vb[i]) ? src[i] : vb[i];
+      }
+      return;
+    }
+    int64_t* ib = idx + o * I;
+    if constexpr (std::is_floating_point_v<T>) {
+      if (narrow_index) {
+        std::vector<Idx> best_r(static_cast<size_t>(i1 - i0), Idx(0));
+        Idx* br = best_r.data() - i0;
+        for (int64_t r = 1; r < Rn; ++r) {
+          const T* src = first + r * I;
+          const Idx rr = static_cast<Idx>(r);
+          vec_for<T>(i0, i1, [=](int64_t i) {
+            const bool t = take(src[i], vb[i]);
+            const Idx m = -static_cast<Idx>(t);  // all ones where t
+            vb[i] = select(t, src[i], vb[i]);
+            br[i] = (rr & m) | (br[i] & ~m);
+          });
+        }
+        std::copy(best_r.begin(), best_r.end(), ib + i0);
+        return;
+      }
+    }
+    std::fill(ib + i0, ib + i1, int64_t(0));
+    for (int64_t r = 1; r < Rn; ++r) {
+      const T* src = first + r * I;
+      for (int64_t i = i0; i < i1; ++i)
+        if (take(src[i], vb[i])) {
+          vb[i] = src[i];
+          ib[i] = r;
+        }
+    }
+  };
+  if (!par) {
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else if (O >= 2) {
+    DG_OMP(omp parallel for schedule(static))
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else {
+    parallel_range(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
+  }
+}
+
+template <class T> void max_min_any(const T* x, T* v, int64_t* idx, const ReduceGeometry& g, bool is_max) {
+  if (is_max) max_min_typed<T, true>(x, v, idx, g, idx != nullptr);
+  else max_min_typed<T, false>(x, v, idx, g, idx != nullptr);
+}
+
+}  // namespace
+
 void max_min_dim(const Tensor& a_in, int64_t dim, bool is_max, Tensor& values, Tensor& indices) {
   Tensor a = as_contiguous(a_in);
   ReduceGeometry g = reduce_geometry(a.sizes(), dim, dim + 1);
@@ -182,38 +383,23 @@ void max_min_dim(const Tensor& a_in, int64_t dim, bool is_max, Tensor& values, T
   out_shape[static_cast<size_t>(dim)] = 1;
   values = detail::make_tensor(out_shape, a.dtype());
   indices = detail::make_tensor(out_shape, kLong);
-  int64_t* idx = indices.data_ptr<int64_t>();
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* x = static_cast<const T*>(a.raw_data());
-    T* v = static_cast<T*>(values.raw_data());
-    parallel_for_if(use_threads(a.numel()), g.outer, [&](int64_t o) {
-      for (int64_t i = 0; i < g.inner; ++i) {
-        const T* p = x + o * g.reduce * g.inner + i;
-        T best = p[0];
-        int64_t bi = 0;
-        bool best_nan = false;
-        if constexpr (std::is_floating_point_v<T>) best_nan = best != best;
-        for (int64_t r = 1; r < g.reduce && !best_nan; ++r) {
-          T c = p[r * g.inner];
-          if constexpr (std::is_floating_point_v<T>) {
-            if (c != c) {  // NaN propagates, as in LibTorch
-              best = c;
-              bi = r;
-              best_nan = true;
-              break;
-            }
-          }
-          if (is_max ? (c > best) : (c < best)) {
-            best = c;
-            bi = r;
-          }
-        }
-        v[o * g.inner + i] = best;
-        idx[o * g.inner + i] = bi;
-      }
-    });
+    max_min_any<T>(static_cast<const T*>(a.raw_data()), static_cast<T*>(values.raw_data()),
+                   indices.data_ptr<int64_t>(), g, is_max);
   });
+}
+
+Tensor max_min_all(const Tensor& a_in, bool is_max) {
+  Tensor a = as_contiguous(a_in);
+  ReduceGeometry g;
+  g.reduce = a.numel();
+  Tensor value = detail::make_tensor({}, a.dtype());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_min_any<T>(static_cast<const T*>(a.raw_data()), static_cast<T*>(value.raw_data()), nullptr, g, is_max);
+  });
+  return value;
 }
 
 }  // namespace dg::kernels

@@ -212,9 +212,7 @@ static Tensor extreme_all(const Tensor& a, bool is_max) {
     throw ShapeError(std::string(name) + "(): the tensor is empty (shape " + shape_str(a.sizes()) +
                      "); there is no " + (is_max ? "maximum" : "minimum") + " to return. Use " + name +
                      "(dim) on a non-empty dim instead");
-  Tensor values, indices;
-  kernels::max_min_dim(a.reshape({-1}), 0, is_max, values, indices);
-  Tensor out = values.reshape({});
+  Tensor out = kernels::max_min_all(a, is_max);
   record<ExtremeAllBackward>(
       out, {&a}, {},
       [&](ExtremeAllBackward& n) {
@@ -267,6 +265,10 @@ Tensor argmax(const Tensor& a) {
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
   NoGradGuard g;
   return std::get<1>(max(a, dim, keepdim));
+}
+Tensor argmin(const Tensor& a) {
+  NoGradGuard g;
+  return std::get<1>(min(a.reshape({-1}), 0, false));
 }
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) {
   NoGradGuard g;

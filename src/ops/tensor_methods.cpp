@@ -199,6 +199,7 @@ Tensor Tensor::min() const { return dg::min(*this); }
 std::tuple<Tensor, Tensor> Tensor::min(int64_t d, bool k) const { return dg::min(*this, d, k); }
 Tensor Tensor::argmax() const { return dg::argmax(*this); }
 Tensor Tensor::argmax(int64_t d, bool k) const { return dg::argmax(*this, d, k); }
+Tensor Tensor::argmin() const { return dg::argmin(*this); }
 Tensor Tensor::argmin(int64_t d, bool k) const { return dg::argmin(*this, d, k); }
 Tensor Tensor::norm() const { return dg::sqrt(dg::sum(*this * *this)); }
 
