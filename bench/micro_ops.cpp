@@ -162,6 +162,47 @@ DG_ELEMENTWISE(BM_Elu);
 DG_ELEMENTWISE(BM_Softplus);
 DG_ELEMENTWISE(BM_LeakyRelu);
 DG_ELEMENTWISE(BM_GeluForwardBackward);
+void BM_Silu(benchmark::State& st) { elementwise(st, 1, [](auto& a, auto&) { return F::silu(a); }); }
+DG_ELEMENTWISE(BM_Silu);
+
+// ------------------------------------------------ losses and reductions, 1M floats
+// A loss's forward (mean) and the backward to its input: one training step's share.
+template <class F> void loss_step(benchmark::State& st, F loss) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::Tensor x = dg::randn({kN}).requires_grad_(true), p = (dg::rand({kN}) * 0.98 + 0.01).requires_grad_(true);
+  dg::Tensor t = dg::rand({kN});
+  for (auto _ : st) {
+    dg::Tensor in = loss.second ? p : x;
+    dg::Tensor l = loss.first(in, t);
+    benchmark::DoNotOptimize(dg::autograd::grad({l}, {in})[0].raw_data());
+  }
+  st.SetItemsProcessed(st.iterations() * kN);
+}
+void BM_BceWithLogitsStep(benchmark::State& st) {
+  loss_step(st, std::make_pair([](auto& x, auto& t) { return F::binary_cross_entropy_with_logits(x, t); }, false));
+}
+void BM_BceStep(benchmark::State& st) {
+  loss_step(st, std::make_pair([](auto& p, auto& t) { return F::binary_cross_entropy(p, t); }, true));
+}
+void BM_MseStep(benchmark::State& st) {
+  loss_step(st, std::make_pair([](auto& x, auto& t) { return F::mse_loss(x, t); }, false));
+}
+void BM_MaxAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.max(); }); }
+void BM_ArgmaxAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.argmax(); }); }
+// [1024×1024]: along rows (dim 1) and down columns (dim 0).
+void BM_MaxRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return std::get<0>(a.reshape({1024, 1024}).max(1)); });
+}
+void BM_MaxColumns(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return std::get<0>(a.reshape({1024, 1024}).max(0)); });
+}
+DG_ELEMENTWISE(BM_BceWithLogitsStep);
+DG_ELEMENTWISE(BM_BceStep);
+DG_ELEMENTWISE(BM_MseStep);
+DG_ELEMENTWISE(BM_MaxAll);
+DG_ELEMENTWISE(BM_ArgmaxAll);
+DG_ELEMENTWISE(BM_MaxRows);
+DG_ELEMENTWISE(BM_MaxColumns);
 
 // ------------------------------------------------- recurrent training steps
 // One training step per iteration; items = sequences.

@@ -58,6 +58,7 @@ OPS = {
     "elu": lambda x, a: F.elu(x[0], a["alpha"]),
     "gelu": lambda x, a: F.gelu(x[0], approximate=a["approximate"]),
     "softplus": lambda x, a: F.softplus(x[0], a["beta"], a["threshold"]),
+    "silu": lambda x, a: F.silu(x[0]),
     "sigmoid": lambda x, a: torch.sigmoid(x[0]),
     "tanh": lambda x, a: torch.tanh(x[0]),
     "softmax": lambda x, a: F.softmax(x[0], a["dim"]),
@@ -243,6 +244,11 @@ def bn_run(name, module, shapes):
 bn_run("bn2d_momentum", torch.nn.BatchNorm2d(3, momentum=0.2).double(), [(4, 3, 2, 2)] * 5)
 bn_run("bn1d_cumulative", torch.nn.BatchNorm1d(4, momentum=None).double(), [(6, 4), (3, 4), (5, 4), (2, 4)])
 bn_run("bn1d_seq", torch.nn.BatchNorm1d(2, eps=1e-3).double(), [(3, 2, 5)] * 3)
+
+# Cases added later go here, after every earlier draw from the seeded generator,
+# so that the earlier cases' inputs stay as they were.
+case("silu", "silu", [randn(4, 6) * 3], [0])
+case("silu_float32", "silu", [randn(3, 40, dtype=torch.float32) * 8], [0])
 
 # state-dict names of a small model, for interoperability
 model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.ReLU(), torch.nn.Linear(3, 2),

@@ -69,6 +69,7 @@
   X(Elu, "elu", 1, "Y = A > 0 ? A : α·(exp(A) - 1)", "dA = dY ⊙ (A > 0 ? 1 : Y + α)")                     \
   X(Gelu, "gelu", 1, "Y = A·Φ(A)", "dA = dY ⊙ (Φ(A) + A·φ(A))")                                         \
   X(Softplus, "softplus", 1, "Y = log(1 + exp(β·A)) / β", "dA = dY ⊙ σ(β·A)")                             \
+  X(Silu, "silu", 1, "Y = A ⊙ σ(A)", "dA = dY ⊙ σ(A)·(1 + A·(1 - σ(A)))")                                 \
   X(BatchNorm, "batch_norm", 3, "Y = Â ⊙ B + C, Â = (A - μ_c)·rstd_c over (N, spatial)",                  \
     "dA = B·rstd/M ⊙ (M·dY - Σ dY - Â ⊙ Σ(dY ⊙ Â)); dB = Σ dY ⊙ Â; dC = Σ dY")                            \
   X(BatchNormRelu, "batch_norm_relu", 3, "Y = max(Â ⊙ B + C, 0), Â = (A - μ_c)·rstd_c over (N, spatial)",   \

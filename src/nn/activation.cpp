@@ -59,6 +59,11 @@ Tensor SoftplusImpl::forward(const Tensor& input) {
   return guard.done(F::softplus(input, options));
 }
 
+Tensor SiLUImpl::forward(const Tensor& input) {
+  ForwardGuard guard(*this, input);
+  return guard.done(F::silu(input));
+}
+
 Tensor SigmoidImpl::forward(const Tensor& input) {
   ForwardGuard guard(*this, input);
   return guard.done(dg::sigmoid(input));

@@ -27,6 +27,7 @@ const bool registered = [] {
   register_op_example("elu", [] { return F::elu(input({2, 3}, "A")); });
   register_op_example("gelu", [] { return F::gelu(input({2, 3}, "A")); });
   register_op_example("softplus", [] { return F::softplus(input({2, 3}, "A")); });
+  register_op_example("silu", [] { return F::silu(input({2, 3}, "A")); });
   register_op_example("batch_norm", [] {
     return F::batch_norm(input({6, 4}, "X"), Tensor(), Tensor(),
                          F::BatchNormFuncOptions().weight(input({4}, "gamma")).bias(input({4}, "beta")).training(true));

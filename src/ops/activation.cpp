@@ -1,4 +1,4 @@
-// Parametrised activations: leaky_relu, elu, gelu, softplus.
+// Parametrised and composite activations: leaky_relu, elu, gelu, softplus, silu.
 // Each is elementwise, so its local Jacobian is diagonal and the backward is
 // one elementwise product dA[A] = dY[A] ⊙ f'(A): same shape in, same shape out,
 // no sum anywhere (nothing was broadcast).
@@ -107,6 +107,19 @@ struct SoftplusBackward : Node {
   }
 };
 
+struct SiluBackward : Node {
+  SiluBackward() : Node(OpKind::Silu) {}
+  Tensor a;
+  TensorList apply(TensorList&& g) override {
+    // Y = A·σ(A)      dA[A] = dY ⊙ (σ(A) + A·σ(A)(1 − σ(A)))   (product rule; σ' = σ(1 − σ))
+    return {zip_floating(g[0], a, "silu backward", [](auto d, auto x) {
+      using T = decltype(d);
+      const T s = kernels::fast_sigmoid(x);
+      return d * (s * (T(1) + x * (T(1) - s)));
+    })};
+  }
+};
+
 template <class N, class F, class Fill> Tensor activation(const Tensor& x, const char* name, F f, Fill fill) {
   detail::check_defined(x, name);
   if (!is_floating(x.dtype()))
@@ -165,6 +178,11 @@ Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options) {
         n.beta = b;
         n.threshold = th;
       });
+}
+
+Tensor silu(const Tensor& input) {
+  return activation<SiluBackward>(
+      input, "silu", [](auto x) { return x * kernels::fast_sigmoid(x); }, [](SiluBackward&) {});
 }
 
 }  // namespace nn::functional

@@ -47,6 +47,7 @@ const std::map<std::string, OpFn>& ops() {
        [](const TensorList& x, const json& a) {
          return F::softplus(x[0], F::SoftplusFuncOptions().beta(a["beta"]).threshold(a["threshold"]));
        }},
+      {"silu", [](const TensorList& x, const json&) { return F::silu(x[0]); }},
       {"sigmoid", [](const TensorList& x, const json&) { return F::sigmoid(x[0]); }},
       {"tanh", [](const TensorList& x, const json&) { return F::tanh(x[0]); }},
       {"softmax", [](const TensorList& x, const json& a) { return F::softmax(x[0], a["dim"].get<int64_t>()); }},

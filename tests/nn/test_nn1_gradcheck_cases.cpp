@@ -1,5 +1,5 @@
 // Float64 gradcheck cases (central differences, full Jacobian) of the nn rows of
-// DG_OP_TABLE: linear, leaky_relu, elu, gelu, softplus, batch_norm, layer_norm,
+// DG_OP_TABLE: linear, leaky_relu, elu, gelu, softplus, silu, batch_norm, layer_norm,
 // group_norm, embedding, cross_entropy, nll_loss, multi_margin_loss,
 // binary_cross_entropy, binary_cross_entropy_with_logits. Registered with the
 // shared registry (tests/ops/gradcheck_registry.hpp); the test_nn binary
@@ -53,6 +53,8 @@ DG_GRADCHECK_CASE(gelu_tanh, "gelu", IN(leaf({5}, 524, -3, 3)),
 DG_GRADCHECK_CASE(softplus_default, "softplus", IN(leaf({3, 4}, 525, -4, 4)), FN(F::softplus(x[0])));
 DG_GRADCHECK_CASE(softplus_beta_threshold, "softplus", IN(leaf({10}, 526, -4, 4, 0.2)),
                   FN(F::softplus(x[0], F::SoftplusFuncOptions().beta(2).threshold(3))));
+DG_GRADCHECK_CASE(silu, "silu", IN(leaf({3, 4}, 527, -6, 6)), FN(F::silu(x[0])));
+DG_GRADCHECK_CASE(silu_3d, "silu", IN(leaf({2, 3, 2}, 528, -2, 2)), FN(F::silu(x[0])));
 
 // --------------------------------------------------------------- batch norm
 DG_GRADCHECK_CASE(batch_norm_1d_train, "batch_norm", IN(leaf({5, 3}, 530), leaf({3}, 531), leaf({3}, 532)),

@@ -66,12 +66,14 @@ void libtorch_style_program(std::ostream& cout_) {
   zz = F::gelu(zz, F::GELUFuncOptions().approximate("tanh"));
   zz = F::elu(zz, F::ELUFuncOptions().alpha(1.0));
   zz = F::softplus(zz, F::SoftplusFuncOptions().beta(1.0).threshold(20.0));
+  zz = F::silu(zz);
   zz = F::relu(zz);
   zz = F::linear(zz, T::randn({5, 3}), T::randn({5}));
   cout_ << zz.sizes() << "\n";
   nn::Sequential seq(nn::Flatten(), nn::Linear(54, 10), nn::ReLU(), nn::Dropout(0.2), nn::Linear(10, 3), nn::Softmax(1));
   nn::Sequential seq2(nn::Linear(3, 3), nn::Tanh(), nn::Sigmoid(), nn::GELU(), nn::ELU(nn::ELUOptions().alpha(0.5)),
-                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Softplus(), nn::LogSoftmax(1));
+                      nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Softplus(), nn::SiLU(),
+                      nn::LogSoftmax(1));
   cout_ << seq2->forward(seq->forward(z)).sizes() << "\n";
   nn::Embedding emb(nn::EmbeddingOptions(10, 3).padding_idx(0));
   cout_ << emb(T::tensor(std::vector<int64_t>{1, 2})).sizes() << F::embedding(T::tensor(std::vector<int64_t>{1}), emb->weight).sizes() << "\n";

@@ -149,6 +149,8 @@ TEST(ActivationModules, MatchFunctionalForms) {
   EXPECT_TRUE(close(ELU(ELUOptions().alpha(0.5))->forward(x), F::elu(x, F::ELUFuncOptions().alpha(0.5))));
   EXPECT_TRUE(close(GELU()->forward(x), F::gelu(x)));
   EXPECT_TRUE(close(Softplus(SoftplusOptions().beta(2))->forward(x), F::softplus(x, F::SoftplusFuncOptions().beta(2))));
+  EXPECT_TRUE(close(SiLU()->forward(x), F::silu(x)));
+  EXPECT_EQ(printed(*SiLU()), "SiLU()");
   EXPECT_TRUE(close(Sigmoid()->forward(x), x.sigmoid()));
   EXPECT_TRUE(close(Tanh()->forward(x), x.tanh()));
   EXPECT_TRUE(close(Softmax(1)->forward(x), x.softmax(1)));
@@ -162,6 +164,7 @@ TEST(ActivationModules, MatchFunctionalForms) {
   EXPECT_TRUE(close(F::softplus(v), dg::tensor({std::log1p(std::exp(-2.0)), std::log1p(std::exp(0.5))}, dg::kFloat64)));
   EXPECT_TRUE(close(F::gelu(v), dg::tensor({-2.0 * 0.5 * std::erfc(2.0 / std::sqrt(2.0)),
                                             0.5 * 0.5 * (1 + std::erf(0.5 / std::sqrt(2.0)))}, dg::kFloat64)));
+  EXPECT_TRUE(close(F::silu(v), dg::tensor({-2.0 / (1 + std::exp(2.0)), 0.5 / (1 + std::exp(-0.5))}, dg::kFloat64)));
   // softplus is linear above the threshold (no overflow)
   EXPECT_EQ(F::softplus(dg::tensor({1000.0}, dg::kFloat64)).item<double>(), 1000.0);
 }

@@ -1,5 +1,5 @@
 // The float32 elementwise functions (exp, log, tanh, sigmoid) and activations
-// (leaky_relu, elu, gelu, softplus) run vectorizable float32 formulas
+// (leaky_relu, elu, gelu, softplus, silu) run vectorizable float32 formulas
 // (src/kernels/vec_math.hpp), float64 runs std::. These tests hold the float32
 // forward and backward to the float64 ones over a dense range, check GELU's left
 // tail (where ½x(1 + erf(x/√2)) in float32 loses every digit), and that the
@@ -52,6 +52,7 @@ std::vector<Case> cases() {
       {"gelu tanh", [](const Tensor& x) { return F::gelu(x, F::GELUFuncOptions().approximate("tanh")); }, -8, 12,
        gelu_rtol},
       {"softplus", [](const Tensor& x) { return F::softplus(x); }, -30, 30},
+      {"silu", [](const Tensor& x) { return F::silu(x); }, -80, 80},
       {"softplus beta 2 threshold 5",
        [](const Tensor& x) { return F::softplus(x, F::SoftplusFuncOptions().beta(2).threshold(5)); }, -30, 30},
   };

@@ -119,6 +119,19 @@ TEST(CliModels, MalformedJsonModelFile) {
   expect_clear_error(run("summary --model " + t / "overflow.json"), "is not valid JSON: number overflow parsing '41e308'");
 }
 
+// Every activation type of the model file builds, and summary names each as PyTorch prints it.
+TEST(CliModels, EveryActivationTypeBuilds) {
+  TempDir t;
+  write(t / "acts.json", R"([{"type": "flatten"}, {"type": "linear", "out": 16}, {"type": "relu"},
+                             {"type": "leaky_relu", "negative_slope": 0.2}, {"type": "gelu"}, {"type": "silu"},
+                             {"type": "tanh"}, {"type": "sigmoid"}, {"type": "linear", "out": "classes"}])");
+  auto r = run("summary --model " + t / "acts.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* printed : {"ReLU()", "LeakyReLU(negative_slope=0.2)", "GELU(approximate='none')", "SiLU()", "Tanh()",
+                              "Sigmoid()"})
+    EXPECT_NE(r.out.find(printed), std::string::npos) << printed << " not in:\n" << r.out;
+}
+
 TEST(CliModels, HugeLayersAreRefusedBeforeAnyAllocation) {
   TempDir t;
   // 784 × 10^9 weights and 10^9 biases (2.9 TiB of float32): refused while the file is resolved,

@@ -44,6 +44,7 @@ const std::map<std::string, std::set<std::string>>& layer_keys() {
       {"relu", {}},
       {"leaky_relu", {"negative_slope"}},
       {"gelu", {}},
+      {"silu", {}},
       {"tanh", {}},
       {"sigmoid", {}},
   };
@@ -237,6 +238,7 @@ std::pair<json, LayerInfo> resolve_layer(const json& in_layer, std::vector<int64
     else if (type == "gelu") d << "GELU(approximate='none')", info.flops = checked_mul({8, in_numel}, c, type);
     else if (type == "tanh") d << "Tanh()", info.flops = checked_mul({4, in_numel}, c, type);
     else if (type == "sigmoid") d << "Sigmoid()", info.flops = checked_mul({4, in_numel}, c, type);
+    else if (type == "silu") d << "SiLU()", info.flops = checked_mul({5, in_numel}, c, type);
     else {
       double s = get_double(l, "negative_slope", c, 0.01, 0, 1e6);
       l["negative_slope"] = s;
@@ -418,6 +420,8 @@ std::shared_ptr<nn::SequentialImpl> build_model(const ModelSpec& spec) {
       seq->push_back(nn::Tanh());
     } else if (type == "sigmoid") {
       seq->push_back(nn::Sigmoid());
+    } else if (type == "silu") {
+      seq->push_back(nn::SiLU());
     } else {
       throw dg::Error("unknown layer type '" + type + "'");
     }

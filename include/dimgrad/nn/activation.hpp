@@ -1,7 +1,7 @@
-// dimgrad — activations: modules (ReLU LeakyReLU ELU GELU Softplus Sigmoid Tanh
-// Softmax LogSoftmax) and their functional forms. relu, sigmoid, tanh, softmax
-// and log_softmax are the core ops; leaky_relu, elu, gelu and softplus are
-// elementwise ops with their own backward in src/ops/activation.cpp.
+// dimgrad — activations: modules (ReLU LeakyReLU ELU GELU Softplus SiLU Sigmoid
+// Tanh Softmax LogSoftmax) and their functional forms. relu, sigmoid, tanh,
+// softmax and log_softmax are the core ops; leaky_relu, elu, gelu, softplus and
+// silu are elementwise ops with their own backward in src/ops/activation.cpp.
 #pragma once
 
 #include <optional>
@@ -67,6 +67,8 @@ Tensor leaky_relu(const Tensor& input, const LeakyReLUFuncOptions& options = {})
 Tensor elu(const Tensor& input, const ELUFuncOptions& options = {});
 Tensor gelu(const Tensor& input, const GELUFuncOptions& options = {});
 Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options = {});
+// SiLU (swish): x·σ(x).
+Tensor silu(const Tensor& input);
 Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
 Tensor softmax(const Tensor& input, const SoftmaxFuncOptions& options);
@@ -91,6 +93,14 @@ DG_ACTIVATION_MODULE(ELU, ELUOptions);
 DG_ACTIVATION_MODULE(GELU, GELUOptions);
 DG_ACTIVATION_MODULE(Softplus, SoftplusOptions);
 #undef DG_ACTIVATION_MODULE
+
+class SiLUImpl : public Module {
+ public:
+  SiLUImpl() : Module("SiLU") {}
+  void pretty_print(std::ostream& os) const override { os << "SiLU()"; }
+  Tensor forward(const Tensor& input) override;
+};
+DG_MODULE(SiLU);
 
 class SigmoidImpl : public Module {
  public:
