@@ -434,6 +434,10 @@ class Generator {
   uint64_t next_u64();
   double next_uniform();  // [0, 1)
   double next_normal();   // standard normal
+  // out[0..n): the same numbers as n calls of next_uniform / next_normal, drawn in
+  // one loop (the random fills and dropout masks: no call per element).
+  void next_uniforms(double* out, int64_t n);
+  void next_normals(double* out, int64_t n);
   // Full state as text (for checkpoints) and back.
   std::string get_state() const;
   void set_state(const std::string& s);

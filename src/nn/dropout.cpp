@@ -3,6 +3,7 @@
 // dX = dY ⊙ mask is exactly dropout's.
 #include "dimgrad/nn/dropout.hpp"
 
+#include <algorithm>
 #include <ostream>
 
 namespace dg::nn {
@@ -24,7 +25,15 @@ Tensor make_mask(IntArrayRef shape, ScalarType dt, double p) {
     using T = typename decltype(tag)::type;
     T* m = mask.data_ptr<T>();
     const T s = static_cast<T>(scale);
-    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen.next_uniform() < keep ? s : T(0);
+    // Uniforms in blocks, then 0 or s by a product with the comparison (no branch:
+    // with p = 0.5 a `?:` here was mispredicted on every other element).
+    constexpr int64_t kBlock = 1024;
+    double u[kBlock];
+    for (int64_t b = 0; b < mask.numel(); b += kBlock) {
+      const int64_t k = std::min(kBlock, mask.numel() - b);
+      gen.next_uniforms(u, k);
+      for (int64_t i = 0; i < k; ++i) m[b + i] = s * static_cast<T>(u[i] < keep);
+    }
   });
   return mask;
 }

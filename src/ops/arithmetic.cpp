@@ -317,10 +317,22 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = typename decltype(tag)::type;
     // Floating types pick by a mask (kernels::select): a `?:` on a condition that
     // flips at random compiled to a branch, mispredicted half the time (5 ms per
-    // 1M floats, and LibTorch 1.13's where is as slow).
-    if constexpr (std::is_floating_point_v<T>)
-      kernels::ternary_loop<T, bool, T, T>(out, cond, ac, bc, [](bool c, T x, T y) { return kernels::select(c, x, y); });
-    else
+    // 1M floats, and LibTorch 1.13's where is as slow). The condition is read as
+    // its bytes (uint8): GCC vectorizes the widening of uint8, not of bool.
+    // A single-element side (where(c, x, 0.0), the backward's zero) is a captured
+    // constant, so the loop stays a two-operand one with its vectorized fast path.
+    if constexpr (std::is_floating_point_v<T>) {
+      if (bc.numel() == 1) {
+        const T y = *kernels::data_of<const T>(bc);
+        kernels::binary_loop<T, uint8_t, T>(out, cond, ac, [y](uint8_t c, T x) { return kernels::select(c != 0, x, y); });
+      } else if (ac.numel() == 1) {
+        const T x = *kernels::data_of<const T>(ac);
+        kernels::binary_loop<T, uint8_t, T>(out, cond, bc, [x](uint8_t c, T y) { return kernels::select(c != 0, x, y); });
+      } else {
+        kernels::ternary_loop<T, uint8_t, T, T>(out, cond, ac, bc,
+                                                [](uint8_t c, T x, T y) { return kernels::select(c != 0, x, y); });
+      }
+    } else
       kernels::ternary_loop<T, bool, T, T>(out, cond, ac, bc, [](bool c, T x, T y) { return c ? x : y; });
   });
   record<WhereBackward>(out, {&a, &b}, {broadcasts(a, out), broadcasts(b, out)},

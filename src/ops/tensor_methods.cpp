@@ -110,13 +110,21 @@ Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, Scalar value) {
 }
 
 namespace {
-// Fill t (any strides) from a generator function, in element order.
-template <class Gen> void fill_random(Tensor& t, Gen gen) {
+// Fill t (any strides) in element order from draw(buffer, k), which writes the
+// next k values as doubles: blocks of draws from the generator, each block then
+// converted in one loop (a generator call per element cost more than the numbers).
+template <class Draw> void fill_random(Tensor& t, Draw draw) {
   Tensor tmp = t.is_contiguous() ? t : detail::make_tensor(t.sizes(), t.dtype());
   dispatch_floating(t.dtype(), "random fill", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    constexpr int64_t kBlock = 1024;
+    double buf[kBlock];
     T* p = tmp.data_ptr<T>();
-    for (int64_t i = 0; i < tmp.numel(); ++i) p[i] = static_cast<T>(gen());
+    for (int64_t b = 0; b < tmp.numel(); b += kBlock) {
+      const int64_t k = std::min(kBlock, tmp.numel() - b);
+      draw(buf, k);
+      for (int64_t i = 0; i < k; ++i) p[b + i] = static_cast<T>(buf[i]);
+    }
   });
   if (!tmp.is_same(t)) kernels::copy(t, tmp);
   t.impl()->storage->bump_version();
@@ -126,21 +134,30 @@ template <class Gen> void fill_random(Tensor& t, Gen gen) {
 Tensor& Tensor::uniform_(double from, double to) {
   check_inplace("uniform_");
   auto& g = default_generator();
-  fill_random(*this, [&] { return from + (to - from) * g.next_uniform(); });
+  fill_random(*this, [&](double* u, int64_t k) {
+    g.next_uniforms(u, k);
+    for (int64_t i = 0; i < k; ++i) u[i] = from + (to - from) * u[i];
+  });
   return *this;
 }
 
 Tensor& Tensor::normal_(double mean, double std) {
   check_inplace("normal_");
   auto& g = default_generator();
-  fill_random(*this, [&] { return mean + std * g.next_normal(); });
+  fill_random(*this, [&](double* z, int64_t k) {
+    g.next_normals(z, k);
+    for (int64_t i = 0; i < k; ++i) z[i] = mean + std * z[i];
+  });
   return *this;
 }
 
 Tensor& Tensor::bernoulli_(double p) {
   check_inplace("bernoulli_");
   auto& g = default_generator();
-  fill_random(*this, [&] { return g.next_uniform() < p ? 1.0 : 0.0; });
+  fill_random(*this, [&](double* u, int64_t k) {
+    g.next_uniforms(u, k);
+    for (int64_t i = 0; i < k; ++i) u[i] = static_cast<double>(u[i] < p);  // no branch to mispredict
+  });
   return *this;
 }
 
