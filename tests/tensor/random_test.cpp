@@ -118,3 +118,34 @@ TEST(Random, FillsNonContiguousViewsInElementOrder) {
   Tensor ref = dg::rand({4, 3}) + 1.0;
   EXPECT_TRUE(t.allclose(ref, 1e-6, 1e-6));
 }
+
+// The block draws are the per-element calls in one loop: the same numbers, the
+// normals' spare carried across (odd counts, and a block after a single draw).
+TEST(Random, BlockDrawsEqualOneCallPerElement) {
+  for (int64_t n : {0, 1, 2, 7, 1024, 1025}) {
+    dg::Generator a(42), b(42);
+    std::vector<double> block(static_cast<size_t>(n));
+    a.next_uniforms(block.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(block[static_cast<size_t>(i)], b.next_uniform()) << "uniform " << i;
+    for (bool single_first : {false, true}) {
+      dg::Generator c(7), d(7);
+      if (single_first) ASSERT_EQ(c.next_normal(), d.next_normal());  // leaves a spare
+      c.next_normals(block.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(block[static_cast<size_t>(i)], d.next_normal()) << "normal " << i;
+      ASSERT_EQ(c.next_normal(), d.next_normal()) << "the spare after " << n;
+    }
+  }
+}
+
+// Dropout's mask: the same seed gives the same mask as the generator's uniforms
+// compared one by one (the stream every earlier version drew).
+TEST(Random, DropoutMaskFollowsTheUniformStream) {
+  dg::manual_seed(5);
+  Tensor y = dg::nn::functional::dropout(dg::ones({3000}), dg::nn::functional::DropoutFuncOptions().p(0.3).training(true));
+  dg::Generator g(5);
+  std::vector<double> got = values(y);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float expected = g.next_uniform() < 0.7 ? static_cast<float>(1.0 / 0.7) : 0.0f;
+    ASSERT_EQ(static_cast<float>(got[i]), expected) << "element " << i;
+  }
+}
