@@ -203,6 +203,22 @@ DG_ELEMENTWISE(BM_MaxAll);
 DG_ELEMENTWISE(BM_ArgmaxAll);
 DG_ELEMENTWISE(BM_MaxRows);
 DG_ELEMENTWISE(BM_MaxColumns);
+void BM_Where(benchmark::State& st) {
+  dg::set_num_threads(static_cast<int>(st.range(0)));
+  dg::NoGradGuard no_grad;
+  dg::Tensor a = dg::randn({kN}), b = dg::randn({kN}), c = a > 0.0;
+  for (auto _ : st) benchmark::DoNotOptimize(dg::where(c, a, b).raw_data());
+  st.SetItemsProcessed(st.iterations() * kN);
+}
+void BM_TransposeContiguous(benchmark::State& st) {
+  elementwise(st, 1, [](auto& a, auto&) { return a.reshape({1024, 1024}).t().contiguous(); });
+}
+void BM_Dropout(benchmark::State& st) {
+  elementwise(st, 1, [](auto& a, auto&) { return F::dropout(a, F::DropoutFuncOptions().p(0.5).training(true)); });
+}
+DG_ELEMENTWISE(BM_Where);
+DG_ELEMENTWISE(BM_TransposeContiguous);
+DG_ELEMENTWISE(BM_Dropout);
 
 // ------------------------------------------------- recurrent training steps
 // One training step per iteration; items = sequences.

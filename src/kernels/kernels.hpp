@@ -30,12 +30,10 @@ inline constexpr int64_t kParallelGrain = 32768;
 // region (one pool, never nested: no oversubscription).
 inline bool use_threads(int64_t n) { return n >= kParallelGrain && !omp_in_parallel() && omp_get_max_threads() > 1; }
 
-// f(begin, end) over [0, n), in one contiguous chunk per thread when use_threads(n).
-template <class F> void parallel_range(int64_t n, const F& f) {
-  if (!use_threads(n)) {
-    if (n > 0) f(int64_t(0), n);
-    return;
-  }
+// f(begin, end) over [0, n) in one contiguous chunk per thread, whatever n (the
+// caller judged the work worth the threads: e.g. the columns of a column
+// reduction, few but each a long sum).
+template <class F> void split_among_threads(int64_t n, const F& f) {
   DG_OMP(omp parallel)
   {
     const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -44,6 +42,15 @@ template <class F> void parallel_range(int64_t n, const F& f) {
     const int64_t begin = std::min(n, tid * chunk), end = std::min(n, begin + chunk);
     if (begin < end) f(begin, end);
   }
+}
+
+// f(begin, end) over [0, n), in one contiguous chunk per thread when use_threads(n).
+template <class F> void parallel_range(int64_t n, const F& f) {
+  if (!use_threads(n)) {
+    if (n > 0) f(int64_t(0), n);
+    return;
+  }
+  split_among_threads(n, f);
 }
 
 // Loops that run on several threads only when a condition holds.

@@ -21,20 +21,6 @@ ReduceGeometry reduce_geometry(IntArrayRef sizes, int64_t d0, int64_t d1) {
 
 namespace {
 
-// One outer block of a column reduction, split among the threads by columns:
-// f(begin, end) per thread. Always parallel — the caller judged the whole
-// [reduce × inner] block big enough; parallel_range would judge by the number of
-// columns alone and keep a 1024 × 1024 block on one thread.
-template <class F> void split_columns(int64_t I, const F& f) {
-  DG_OMP(omp parallel)
-  {
-    const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t chunk = ((I + nt - 1) / nt + 15) / 16 * 16;  // whole cache lines per thread
-    const int64_t b = std::min(I, tid * chunk), e = std::min(I, b + chunk);
-    if (b < e) f(b, e);
-  }
-}
-
 template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
 // Σ row[0..n) accumulated in acc_t (double for float32). Independent partial
@@ -140,7 +126,9 @@ template <class T, class R> void sum_orb(const T* x, R* out, const ReduceGeometr
 #pragma omp parallel for schedule(static)
     for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
   } else {
-    split_columns(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
+    // One outer block: its columns split among the threads (parallel_range would
+    // judge by the number of columns alone and keep 1024 × 1024 on one thread).
+    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
   }
 }
 
@@ -378,7 +366,9 @@ void max_min_typed(const T* x, T* v, int64_t* idx, const ReduceGeometry& g, bool
     DG_OMP(omp parallel for schedule(static))
     for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
   } else {
-    split_columns(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
+    // One outer block: its columns split among the threads (parallel_range would
+    // judge by the number of columns alone and keep 1024 × 1024 on one thread).
+    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
   }
 }
 
