@@ -1,6 +1,6 @@
-// Losses composed from core ops (mse, l1, smooth_l1, huber, kl_div) and the loss
-// modules. Their gradients come from the autograd of the composition; the fused
-// losses are in src/ops/loss.cpp.
+// Losses composed from core ops (mse, l1, kl_div) and the loss modules. Their
+// gradients come from the autograd of the composition; the fused losses are in
+// src/ops/loss.cpp, loss_binary.cpp and loss_huber.cpp.
 #include "dimgrad/nn/loss.hpp"
 
 #include <ostream>
@@ -43,31 +43,6 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOpti
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& options) {
   check_pair(input, target, "l1_loss");
   return reduce((input - target).abs(), options.reduction());
-}
-
-Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& options) {
-  check_pair(input, target, "smooth_l1_loss");
-  const double beta = options.beta();
-  if (beta < 0) throw Error("smooth_l1_loss: beta must be non-negative, got " + std::to_string(beta));
-  Tensor d = (input - target).abs();
-  if (beta == 0) return reduce(d, options.reduction());
-  // |d| < β: ½·d²/β;  otherwise |d| − ½·β
-  return reduce(where(d < beta, d.square() * (0.5 / beta), d - 0.5 * beta), options.reduction());
-}
-
-Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& options, double beta) {
-  SmoothL1LossFuncOptions o = options;
-  o.beta(beta);
-  return smooth_l1_loss(input, target, o);
-}
-
-Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& options) {
-  check_pair(input, target, "huber_loss");
-  const double delta = options.delta();
-  if (delta <= 0) throw Error("huber_loss: delta must be positive, got " + std::to_string(delta));
-  Tensor d = (input - target).abs();
-  // |d| < δ: ½·d²;  otherwise δ·(|d| − ½·δ)
-  return reduce(where(d < delta, d.square() * 0.5, (d - 0.5 * delta) * delta), options.reduction());
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions& options) {

@@ -113,23 +113,6 @@ struct BCEWithLogitsBackward : Node {
   }
 };
 
-Tensor apply_reduction(const Tensor& loss, Red red) {
-  if (red == Red::Mean) return loss.mean();
-  if (red == Red::Sum) return loss.sum();
-  return loss;
-}
-
-void check_same_shape(const Tensor& input, const Tensor& target, const char* op) {
-  detail::check_defined(input, op);
-  detail::check_defined(target, op);
-  if (!is_floating(input.dtype()) || input.dtype() != target.dtype())
-    throw DTypeError(std::string(op) + ": expected input and target of one floating dtype, got " +
-                     dtype_name(input.dtype()) + " and " + dtype_name(target.dtype()));
-  if (input.sizes() != target.sizes())
-    throw ShapeError(std::string(op) + ": input " + shape_str(input.sizes()) + " and target " +
-                     shape_str(target.sizes()) + " must have the same shape");
-}
-
 }  // namespace
 }  // namespace ops
 

@@ -1,7 +1,8 @@
 // Float64 gradcheck cases (central differences, full Jacobian) of the nn rows of
 // DG_OP_TABLE: linear, leaky_relu, elu, gelu, softplus, silu, batch_norm, layer_norm,
 // group_norm, embedding, cross_entropy, nll_loss, multi_margin_loss,
-// binary_cross_entropy, binary_cross_entropy_with_logits. Registered with the
+// binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
+// smooth_l1_loss. Registered with the
 // shared registry (tests/ops/gradcheck_registry.hpp); the test_nn binary
 // instantiates them once (DG_GRADCHECK_TESTS in test_conv_gradcheck_cases.cpp).
 // Odd shapes on purpose: batch 1, a single feature, 3-d inputs, non-contiguous
@@ -154,6 +155,16 @@ DG_GRADCHECK_CASE(multi_margin_p2_weight_sum, "multi_margin_loss", IN(leaf({3, 4
 DG_GRADCHECK_CASE(multi_margin_unbatched_none, "multi_margin_loss", IN(leaf({5}, 613)),
                   FN(F::multi_margin_loss(x[0], dg::tensor(std::vector<int64_t>{2}).reshape({}),
                                           F::MultiMarginLossFuncOptions().reduction(dg::kNone))));
+
+// ------------------------------------------------------ Huber and smooth L1
+DG_GRADCHECK_CASE(huber_mean, "huber_loss", IN(leaf({3, 4}, 640, -3, 3), leaf({3, 4}, 641, -3, 3)),
+                  FN(F::huber_loss(x[0], x[1])));
+DG_GRADCHECK_CASE(huber_delta_none, "huber_loss", IN(leaf({2, 5}, 642, -2, 2), leaf({2, 5}, 643, -2, 2)),
+                  FN(F::huber_loss(x[0], x[1], F::HuberLossFuncOptions().delta(0.5).reduction(dg::kNone))));
+DG_GRADCHECK_CASE(smooth_l1_mean, "smooth_l1_loss", IN(leaf({3, 4}, 644, -3, 3), leaf({3, 4}, 645, -3, 3)),
+                  FN(F::smooth_l1_loss(x[0], x[1])));
+DG_GRADCHECK_CASE(smooth_l1_beta_sum, "smooth_l1_loss", IN(leaf({7}, 646, -2, 2), leaf({7}, 647, -2, 2)),
+                  FN(F::smooth_l1_loss(x[0], x[1], F::SmoothL1LossFuncOptions().beta(0.7).reduction(dg::kSum))));
 
 // ------------------------------------------------------------------- BCE
 DG_GRADCHECK_CASE(bce_mean, "binary_cross_entropy", IN(leaf({3, 4}, 620, 0.1, 0.9), leaf({3, 4}, 621, 0, 1)),
