@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "dimgrad/dimgrad.hpp"
 #include "kernels/simd.hpp"
@@ -30,6 +32,27 @@ template <class Body> void on_every_isa_and_thread_count(std::initializer_list<i
   }
   dg::kernels::set_isa(saved_isa);
   dg::set_num_threads(saved_threads);
+}
+
+// make() returns float32 tensors (a result and its gradients); on every instruction
+// set and thread count they must hold the same bits as on the first run.
+template <class Make>
+void expect_same_float32_bits_everywhere(std::initializer_list<int> thread_counts, const std::string& what,
+                                         const Make& make) {
+  std::vector<float> ref;
+  on_every_isa_and_thread_count(thread_counts, [&](int, const std::string& where) {
+    std::vector<float> got;
+    for (const dg::Tensor& v : make()) {
+      dg::Tensor c = v.contiguous();
+      got.insert(got.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    }
+    if (ref.empty()) {
+      ref = got;
+      return;
+    }
+    ASSERT_EQ(got.size(), ref.size()) << what << ", " << where;
+    ASSERT_EQ(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)), 0) << what << ", " << where;
+  });
 }
 
 }  // namespace dg_test
