@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernels/sum_of.hpp"
 #include "kernels/vec_math.hpp"
 #include "tensor/internal.hpp"
 
@@ -21,47 +22,11 @@ ReduceGeometry reduce_geometry(IntArrayRef sizes, int64_t d0, int64_t d1) {
 
 namespace {
 
-template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+template <class T> using acc_t = sum_acc_t<T>;
 
-// Σ row[0..n) accumulated in acc_t (double for float32). Independent partial
-// sums (lanes) that the compiler turns into vector accumulators — 2 AVX-512,
-// 4 AVX2 or 8 SSE2 registers — without reordering any addition, so every ISA
-// gives the same bits; the lanes are combined pairwise at the end.
+// Σ row[0..n), accumulated as sum_of does (lanes; float32 in blocks of 256).
 template <class T> acc_t<T> row_sum(const T* row, int64_t n) {
-  constexpr int L = 16;
-  acc_t<T> acc[L] = {};
-  int64_t r = 0;
-  for (; r + L <= n; r += L)
-    for (int j = 0; j < L; ++j) acc[j] += static_cast<acc_t<T>>(row[r + j]);
-  acc_t<T> tail = 0;
-  for (; r < n; ++r) tail += static_cast<acc_t<T>>(row[r]);
-  for (int w = L / 2; w >= 1; w /= 2)
-    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
-  return acc[0] + tail;
-}
-
-// float32: converting every element to double halves the throughput, so each
-// of 32 lanes first adds 8 elements in float (a block of 256), and only the
-// block sums go into the double accumulators: 2× faster (1M elements: 86 →
-// 42 µs on one core), with an error still far below float32's own rounding of
-// the result (each float partial sum covers 8 values).
-template <> double row_sum<float>(const float* row, int64_t n) {
-  constexpr int L = 32, kSteps = 8;
-  double acc[L] = {};
-  int64_t r = 0;
-  for (; r + L * kSteps <= n; r += L * kSteps) {
-    float block[L] = {};
-    for (int s = 0; s < kSteps; ++s)
-      for (int j = 0; j < L; ++j) block[j] += row[r + s * L + j];
-    for (int j = 0; j < L; ++j) acc[j] += static_cast<double>(block[j]);
-  }
-  for (; r + L <= n; r += L)
-    for (int j = 0; j < L; ++j) acc[j] += static_cast<double>(row[r + j]);
-  double tail = 0;
-  for (; r < n; ++r) tail += static_cast<double>(row[r]);
-  for (int w = L / 2; w >= 1; w /= 2)
-    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
-  return acc[0] + tail;
+  return lane_sum<T>(0, n, [row](int64_t i) { return row[i]; });
 }
 
 // out[o] = Σ_r x[o, r] for rows [o0, o1).
@@ -80,21 +45,8 @@ template <class T, class R> void sum_orb(const T* x, R* out, const ReduceGeometr
   const bool par = use_threads(O * Rn * I / 3);
   if (I == 1) {
     if (O == 1 && par) {
-      // One long row (a full sum): each thread sums a slice, the partial sums are
-      // added in thread order (the same result for the same thread count).
-      std::vector<acc_t<T>> part(static_cast<size_t>(omp_get_max_threads()), acc_t<T>(0));
-#pragma omp parallel
-      {
-        const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        const int64_t chunk = ((Rn + nt - 1) / nt + 15) / 16 * 16;
-        const int64_t b = std::min(Rn, tid * chunk), e = std::min(Rn, b + chunk);
-        acc_t<T> s = 0;
-        simd_run([&] { s = row_sum(x + b, e - b); });
-        part[static_cast<size_t>(tid)] = s;
-      }
-      acc_t<T> total = 0;
-      for (acc_t<T> p : part) total += p;
-      out[0] = static_cast<R>(total);
+      // One long row (a full sum): split among the threads by sum_of.
+      out[0] = static_cast<R>(sum_of<T>(Rn, Rn, [x](int64_t i) { return x[i]; }));
       return;
     }
     if (!par || O == 1) {
