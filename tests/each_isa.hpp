@@ -16,7 +16,7 @@
 namespace dg_test {
 
 // body(threads, where): `where` names the instruction set and the threads ("avx512, 2 thread(s)").
-template <class Body> void on_every_isa_and_thread_count(std::initializer_list<int> thread_counts, const Body& body) {
+template <class Body> void on_every_isa_and_thread_count(const std::vector<int>& thread_counts, const Body& body) {
   using dg::kernels::Isa;
   const Isa saved_isa = dg::kernels::active_isa();
   const int saved_threads = dg::get_num_threads();
@@ -37,7 +37,7 @@ template <class Body> void on_every_isa_and_thread_count(std::initializer_list<i
 // make() returns float32 tensors (a result and its gradients); on every instruction
 // set and thread count they must hold the same bits as on the first run.
 template <class Make>
-void expect_same_float32_bits_everywhere(std::initializer_list<int> thread_counts, const std::string& what,
+void expect_same_float32_bits_everywhere(const std::vector<int>& thread_counts, const std::string& what,
                                          const Make& make) {
   std::vector<float> ref;
   on_every_isa_and_thread_count(thread_counts, [&](int, const std::string& where) {

@@ -88,10 +88,13 @@
     "dA = w·(A - B) / (A·(1 - A)) ⊙ dY; dB = w·(log(1 - A) - log A) ⊙ dY")                                  \
   X(BCEWithLogits, "binary_cross_entropy_with_logits", 2, "Y = w·((1 - B)·A + (1 + (p - 1)·B)·softplus(-A))", \
     "dA = w·(σ(A)·(1 + (p - 1)·B) - p·B) ⊙ dY; dB = w·((p - 1)·softplus(-A) - A) ⊙ dY")                    \
-  X(HuberLoss, "huber_loss", 2, "Y = |A - B| < δ ? ½(A - B)² : δ·(|A - B| - ½δ)",                        \
-    "dA = clamp(A - B, -δ, δ) ⊙ dY; dB = -dA")                                                              \
-  X(SmoothL1Loss, "smooth_l1_loss", 2, "Y = |A - B| < β ? ½(A - B)²/β : |A - B| - ½β",                     \
-    "dA = clamp((A - B)/β, -1, 1) ⊙ dY; dB = -dA")                                                          \
+  /* loss_regression.cpp: s·h(A - B) with the reduction inside the op (sum, mean ÷ N, or none) */          \
+  X(MseLoss, "mse_loss", 2, "Y = reduce((A - B)²)", "dA = 2(A - B) ⊙ dY (÷ N for mean); dB = -dA")           \
+  X(L1Loss, "l1_loss", 2, "Y = reduce(|A - B|)", "dA = sign(A - B) ⊙ dY (÷ N for mean); dB = -dA")           \
+  X(HuberLoss, "huber_loss", 2, "Y = reduce(|A - B| < δ ? ½(A - B)² : δ·(|A - B| - ½δ))",                 \
+    "dA = clamp(A - B, -δ, δ) ⊙ dY (÷ N for mean); dB = -dA")                                               \
+  X(SmoothL1Loss, "smooth_l1_loss", 2, "Y = reduce(|A - B| < β ? ½(A - B)²/β : |A - B| - ½β)",              \
+    "dA = clamp((A - B)/β, -1, 1) ⊙ dY (÷ N for mean); dB = -dA")                                           \
   /* conv.cpp, pool.cpp: convolution and pooling over [N, C, H, W]; cols = im2col(A) */                  \
   X(Conv2d, "conv2d", 3, "Y = B · cols(A) + C (per image and group)",                                     \
     "dA = col2im(Bᵀ · dY); dB = Σ_N dY · colsᵀ; dC = Σ_{N,H,W} dY")                                        \

@@ -1,52 +1,18 @@
-// Losses composed from core ops (mse, l1, kl_div) and the loss modules. Their
-// gradients come from the autograd of the composition; the fused losses are in
-// src/ops/loss.cpp, loss_binary.cpp and loss_huber.cpp.
+// kl_div, composed from core ops (its gradient comes from the autograd of the
+// composition), and the loss modules; the fused losses are in src/ops/loss.cpp,
+// loss_binary.cpp and loss_regression.cpp.
 #include "dimgrad/nn/loss.hpp"
 
 #include <ostream>
 
+#include "ops/loss_reduction.hpp"
+
 namespace dg::nn {
 
 namespace functional {
-namespace {
-
-template <class R> Tensor reduce(const Tensor& loss, const R& reduction) {
-  if (std::holds_alternative<enumtype::kMean>(reduction)) return loss.mean();
-  if (std::holds_alternative<enumtype::kSum>(reduction)) return loss.sum();
-  return loss;
-}
-
-// Elementwise losses compare input and target position by position; a shape
-// mismatch would silently broadcast ([64, 1] against [64] gives 64×64 pairs),
-// so it is an error here.
-void check_pair(const Tensor& input, const Tensor& target, const char* op) {
-  if (!input.defined() || !target.defined()) throw Error(std::string(op) + ": got an undefined tensor");
-  if (!input.is_floating_point() || !target.is_floating_point())
-    throw DTypeError(std::string(op) + ": expected floating-point input and target, got " + dtype_name(input.dtype()) +
-                     " and " + dtype_name(target.dtype()));
-  if (input.sizes() != target.sizes()) {
-    std::string msg = std::string(op) + ": input " + shape_str(input.sizes()) + " and target " +
-                      shape_str(target.sizes()) + " must have the same shape";
-    if (input.numel() == target.numel())
-      msg += " (same number of elements: reshape one, e.g. target.view_as(input))";
-    throw ShapeError(msg);
-  }
-}
-
-}  // namespace
-
-Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options) {
-  check_pair(input, target, "mse_loss");
-  return reduce((input - target).square(), options.reduction());
-}
-
-Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& options) {
-  check_pair(input, target, "l1_loss");
-  return reduce((input - target).abs(), options.reduction());
-}
 
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions& options) {
-  check_pair(input, target, "kl_div");
+  ops::check_loss_operands(input, target, "kl_div");
   Tensor loss;
   if (options.log_target()) {
     // exp(t)·(t − x)
@@ -60,9 +26,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions&
   const auto& r = options.reduction();
   if (std::holds_alternative<enumtype::kBatchMean>(r))
     return input.dim() == 0 ? loss.sum() : loss.sum() / static_cast<double>(input.size(0));
-  if (std::holds_alternative<enumtype::kMean>(r)) return loss.mean();
-  if (std::holds_alternative<enumtype::kSum>(r)) return loss.sum();
-  return loss;
+  return ops::apply_reduction(loss, ops::to_red(r));
 }
 
 }  // namespace functional

@@ -52,6 +52,8 @@ const bool registered = [] {
   register_op_example("binary_cross_entropy_with_logits", [] {
     return F::binary_cross_entropy_with_logits(input({4}, "A"), rand({4}, kDouble));
   });
+  register_op_example("mse_loss", [] { return F::mse_loss(input({2, 3}, "A"), input({2, 3}, "B")); });
+  register_op_example("l1_loss", [] { return F::l1_loss(input({2, 3}, "A"), input({2, 3}, "B")); });
   register_op_example("huber_loss", [] { return F::huber_loss(input({2, 3}, "A"), input({2, 3}, "B")); });
   register_op_example("smooth_l1_loss", [] { return F::smooth_l1_loss(input({2, 3}, "A"), input({2, 3}, "B")); });
   register_op_example("conv2d", [] {

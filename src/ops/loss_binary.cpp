@@ -120,9 +120,11 @@ namespace nn::functional {
 
 using namespace ops;
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& options) {
+Tensor binary_cross_entropy(const Tensor& input_in, const Tensor& target_in,
+                            const BinaryCrossEntropyFuncOptions& options) {
   const char* op = "binary_cross_entropy";
-  check_same_shape(input, target, op);
+  const ScalarType dtype = check_loss_operands(input_in, target_in, op);
+  const Tensor input = cast_to(input_in, dtype), target = cast_to(target_in, dtype);
   Tensor out = make_tensor(input.sizes(), input.dtype());
   dispatch_floating(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -142,10 +144,11 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Bin
   return apply_reduction(l, to_red(options.reduction()));
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+Tensor binary_cross_entropy_with_logits(const Tensor& input_in, const Tensor& target_in,
                                         const BinaryCrossEntropyWithLogitsFuncOptions& options) {
   const char* op = "binary_cross_entropy_with_logits";
-  check_same_shape(input, target, op);
+  const ScalarType dtype = check_loss_operands(input_in, target_in, op);
+  const Tensor input = cast_to(input_in, dtype), target = cast_to(target_in, dtype);
   Tensor pw;
   if (options.pos_weight().defined()) {
     const Tensor& p = options.pos_weight();

@@ -1,6 +1,6 @@
 // The reduction option of the fused losses (loss.cpp, loss_binary.cpp,
-// loss_huber.cpp) as the three cases their kernels branch on; the input checks
-// and the reduction of the elementwise ones.
+// loss_regression.cpp) as the three cases their kernels branch on; the input
+// checks and the reduction of the elementwise ones (kl_div's in nn/loss.cpp too).
 #pragma once
 
 #include <string>
@@ -13,7 +13,8 @@ namespace dg::ops {
 
 enum class Red { None, Mean, Sum };
 
-inline Red to_red(const nn::reduction_t& r) {
+// (a template: kl_div's option also holds batchmean, which its caller handles first)
+template <class R> Red to_red(const R& r) {
   if (std::holds_alternative<enumtype::kNone>(r)) return Red::None;
   if (std::holds_alternative<enumtype::kSum>(r)) return Red::Sum;
   return Red::Mean;
@@ -26,13 +27,15 @@ inline Tensor apply_reduction(const Tensor& loss, Red red) {
   return loss;
 }
 
-// Input and target of an elementwise loss: one floating dtype, the same shape (a
+// Input and target of an elementwise loss: floating dtypes, the same shape (a
 // broadcast — [64, 1] against [64] — would silently compare 64×64 pairs).
-inline void check_same_shape(const Tensor& input, const Tensor& target, const char* op) {
+// Returns the dtype the loss computes in: float64 when either is (the other is
+// promoted, as LibTorch's mse_loss, l1_loss and kl_div do).
+inline ScalarType check_loss_operands(const Tensor& input, const Tensor& target, const char* op) {
   detail::check_defined(input, op);
   detail::check_defined(target, op);
-  if (!is_floating(input.dtype()) || input.dtype() != target.dtype())
-    throw DTypeError(std::string(op) + ": expected input and target of one floating dtype, got " +
+  if (!is_floating(input.dtype()) || !is_floating(target.dtype()))
+    throw DTypeError(std::string(op) + ": expected floating-point input and target, got " +
                      dtype_name(input.dtype()) + " and " + dtype_name(target.dtype()));
   if (input.sizes() != target.sizes()) {
     std::string msg = std::string(op) + ": input " + shape_str(input.sizes()) + " and target " +
@@ -40,6 +43,7 @@ inline void check_same_shape(const Tensor& input, const Tensor& target, const ch
     if (input.numel() == target.numel()) msg += " (same number of elements: reshape one, e.g. target.view_as(input))";
     throw ShapeError(msg);
   }
+  return promote_types(input.dtype(), target.dtype());
 }
 
 }  // namespace dg::ops

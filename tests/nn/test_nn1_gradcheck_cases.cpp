@@ -1,8 +1,8 @@
 // Float64 gradcheck cases (central differences, full Jacobian) of the nn rows of
 // DG_OP_TABLE: linear, leaky_relu, elu, gelu, softplus, silu, batch_norm, layer_norm,
 // group_norm, embedding, cross_entropy, nll_loss, multi_margin_loss,
-// binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
-// smooth_l1_loss. Registered with the
+// binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss, l1_loss,
+// huber_loss, smooth_l1_loss. Registered with the
 // shared registry (tests/ops/gradcheck_registry.hpp); the test_nn binary
 // instantiates them once (DG_GRADCHECK_TESTS in test_conv_gradcheck_cases.cpp).
 // Odd shapes on purpose: batch 1, a single feature, 3-d inputs, non-contiguous
@@ -156,7 +156,17 @@ DG_GRADCHECK_CASE(multi_margin_unbatched_none, "multi_margin_loss", IN(leaf({5},
                   FN(F::multi_margin_loss(x[0], dg::tensor(std::vector<int64_t>{2}).reshape({}),
                                           F::MultiMarginLossFuncOptions().reduction(dg::kNone))));
 
-// ------------------------------------------------------ Huber and smooth L1
+// ------------------------------------------ mse, l1, Huber and smooth L1
+DG_GRADCHECK_CASE(mse_mean, "mse_loss", IN(leaf({3, 4}, 648, -3, 3), leaf({3, 4}, 649, -3, 3)),
+                  FN(F::mse_loss(x[0], x[1])));
+DG_GRADCHECK_CASE(mse_sum_strided, "mse_loss", IN(leaf({4, 3}, 650, -3, 3), leaf({3, 4}, 651, -3, 3)),
+                  FN(F::mse_loss(x[0].t(), x[1], F::MSELossFuncOptions().reduction(dg::kSum))));
+DG_GRADCHECK_CASE(mse_none, "mse_loss", IN(leaf({2, 5}, 652, -2, 2), leaf({2, 5}, 653, -2, 2)),
+                  FN(F::mse_loss(x[0], x[1], F::MSELossFuncOptions().reduction(dg::kNone))));
+DG_GRADCHECK_CASE(l1_mean, "l1_loss", IN(leaf({3, 4}, 654, -3, 3), leaf({3, 4}, 655, -3, 3)),
+                  FN(F::l1_loss(x[0], x[1])));
+DG_GRADCHECK_CASE(l1_none, "l1_loss", IN(leaf({7}, 656, -2, 2), leaf({7}, 657, -2, 2)),
+                  FN(F::l1_loss(x[0], x[1], F::L1LossFuncOptions().reduction(dg::kNone))));
 DG_GRADCHECK_CASE(huber_mean, "huber_loss", IN(leaf({3, 4}, 640, -3, 3), leaf({3, 4}, 641, -3, 3)),
                   FN(F::huber_loss(x[0], x[1])));
 DG_GRADCHECK_CASE(huber_delta_none, "huber_loss", IN(leaf({2, 5}, 642, -2, 2), leaf({2, 5}, 643, -2, 2)),

@@ -129,7 +129,9 @@ TEST(Random, BlockDrawsEqualOneCallPerElement) {
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(block[static_cast<size_t>(i)], b.next_uniform()) << "uniform " << i;
     for (bool single_first : {false, true}) {
       dg::Generator c(7), d(7);
-      if (single_first) ASSERT_EQ(c.next_normal(), d.next_normal());  // leaves a spare
+      if (single_first) {
+        ASSERT_EQ(c.next_normal(), d.next_normal());  // leaves a spare
+      }
       c.next_normals(block.data(), n);
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(block[static_cast<size_t>(i)], d.next_normal()) << "normal " << i;
       ASSERT_EQ(c.next_normal(), d.next_normal()) << "the spare after " << n;
