@@ -119,6 +119,12 @@ OPS = {
     "eq": lambda x, a: x[0] == x[1],
     "ne": lambda x, a: x[0] != x[1],
     "gt_scalar": lambda x, a: x[0] > a["s"],
+    "amax": lambda x, a: x[0].amax(a["dims"], keepdim=a["keepdim"]),
+    "amin": lambda x, a: x[0].amin(a["dims"], keepdim=a["keepdim"]),
+    "logsumexp": lambda x, a: x[0].logsumexp(a["dims"], keepdim=a["keepdim"]),
+    "prod": lambda x, a: x[0].prod(),
+    "prod_dim": lambda x, a: x[0].prod(a["dim"], keepdim=a["keepdim"]),
+    "cumsum": lambda x, a: x[0].cumsum(a["dim"]),
 }
 
 CASES = []
@@ -269,6 +275,37 @@ def main():
     case("gt_int_float", "gt", [i, values([3], f32, -5, 5)], grad=[])
     case("gt_int_float_scalar", "gt_scalar", [i], grad=[], s=0.5)
     case("eq_int", "eq", [i, j], grad=[])
+
+    # amax/amin, logsumexp, prod, cumsum (added after every earlier draw, so no
+    # earlier case changed).
+    for dt, tag in ((f64, "f64"), (f32, "f32")):
+        x = values([3, 4, 2], dt)
+        for dims, keep in (([], False), ([1], False), ([0, 2], True), ([-1], True)):
+            case(f"amax_{dims}_{keep}_{tag}", "amax", [x], dims=dims, keepdim=keep)
+            case(f"amin_{dims}_{keep}_{tag}", "amin", [x], dims=dims, keepdim=keep)
+            if dims:
+                case(f"logsumexp_{dims}_{keep}_{tag}", "logsumexp", [values([3, 4, 2], dt, -5, 5)], dims=dims,
+                     keepdim=keep)
+        tied = torch.tensor([[1.0, 3.0, 3.0], [-2.0, -2.0, -2.0]], dtype=dt)  # the gradient split between ties
+        case(f"amax_ties_{tag}", "amax", [tied], dims=[1], keepdim=False)
+        case(f"amin_ties_{tag}", "amin", [tied], dims=[], keepdim=False)
+        case(f"logsumexp_large_{tag}", "logsumexp", [torch.tensor([[1000.0, 1001.0], [-1000.0, -1e30]], dtype=dt)],
+             dims=[1], keepdim=False)
+        p = values([2, 3, 4], dt, 0.5, 1.5)
+        case(f"prod_{tag}", "prod", [p])
+        for d, keep in ((0, False), (1, True), (-1, False)):
+            case(f"prod_dim_{d}_{keep}_{tag}", "prod_dim", [p], dim=d, keepdim=keep)
+        zeros = values([3, 4], dt)
+        zeros[0, 1] = 0  # one zero in a row
+        zeros[2, 0] = zeros[2, 3] = 0  # two zeros in a row: every gradient of that row is 0
+        case(f"prod_dim_zeros_{tag}", "prod_dim", [zeros], dim=1, keepdim=False)
+        for d in (0, 1, -1):
+            case(f"cumsum_{d}_{tag}", "cumsum", [values([3, 4, 2], dt)], dim=d)
+    case("int_amax", "amax", [i], grad=[], dims=[1], keepdim=False)
+    case("int_prod_dim", "prod_dim", [ints([2, 3], -3, 4)], grad=[], dim=1, keepdim=True)
+    case("bool_prod", "prod", [values([2, 3], f64) > -1.5], grad=[])
+    case("int_cumsum", "cumsum", [i], grad=[], dim=1)
+    case("bool_cumsum", "cumsum", [values([2, 3], f64) > 0], grad=[], dim=0)
 
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

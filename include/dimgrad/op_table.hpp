@@ -42,6 +42,13 @@
   X(MinAll, "min", 1, "Y = min A", "dA = dY at the minimum (split between ties)")                        \
   X(MaxDim, "max_dim", 1, "Y, I = max(A, dim)", "dA = dY scattered to the argmax positions I")           \
   X(MinDim, "min_dim", 1, "Y, I = min(A, dim)", "dA = dY scattered to the argmin positions I")           \
+  X(Amax, "amax", 1, "Y = max of A over dims", "dA = dY ⊙ [A = Y] / #ties (Y, dY broadcast back over dims)") \
+  X(Amin, "amin", 1, "Y = min of A over dims", "dA = dY ⊙ [A = Y] / #ties (Y, dY broadcast back over dims)") \
+  X(LogSumExp, "logsumexp", 1, "Y = log Σ exp(A) over dims", "dA = dY ⊙ exp(A - Y), a softmax over dims")   \
+  X(Prod, "prod", 1, "Y = Π A over dim", "dA = dY ⊙ Π of the other elements (prefix · suffix products)")     \
+  /* scan.cpp */                                                                                         \
+  X(Cumsum, "cumsum", 1, "Y = cumsum(A) along dim (Y_i = Σ_{j ≤ i} A_j)",                               \
+    "dA = cumsum of dY from the end along dim (dA_j = Σ_{i ≥ j} dY_i)")                                   \
   /* linalg.cpp */                                                                                       \
   X(Mm, "mm", 2, "Y = A · B", "dA = dY · Bᵀ; dB = Aᵀ · dY")                                              \
   X(Bmm, "bmm", 2, "Y = A · B (per batch)", "dA = dY · Bᵀ; dB = Aᵀ · dY")                                \

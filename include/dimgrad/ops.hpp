@@ -112,6 +112,17 @@ Tensor argmax(const Tensor& a);
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& a);
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);
+// max/min values over dims (all when empty); the gradient is split between ties
+Tensor amax(const Tensor& a, IntArrayRef dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& a, IntArrayRef dims = {}, bool keepdim = false);
+// log Σ exp(a) over dims, stable for any magnitude (the max is taken out first)
+Tensor logsumexp(const Tensor& a, IntArrayRef dims, bool keepdim = false);
+// the product of everything or along one dim (integers and bool give int64)
+Tensor prod(const Tensor& a);
+Tensor prod(const Tensor& a, int64_t dim, bool keepdim = false);
+
+// scan.cpp — running sum along dim, A's shape (integers and bool give int64)
+Tensor cumsum(const Tensor& a, int64_t dim);
 
 // linalg.cpp
 Tensor mm(const Tensor& a, const Tensor& b);

@@ -1,4 +1,4 @@
-// Reductions: sum mean var std max min argmax argmin.
+// Reductions: sum mean var std max min argmax argmin amax amin logsumexp prod.
 //
 // A reduction's backward undoes the shape change: Y lost the reduced dims, so
 // dY is first given them back as size 1 (unsqueeze) and then broadcast to A's
@@ -126,6 +126,92 @@ struct ExtremeDimBackward : Node {
       for (int64_t o = 0; o < geo.outer; ++o)
         for (int64_t i = 0; i < geo.inner; ++i)
           d[(o * geo.reduce + idx[o * geo.inner + i]) * geo.inner + i] += s[o * geo.inner + i];
+    });
+    return {da.reshape(input_meta[0].shape)};
+  }
+};
+
+// A's shape with the reduced dims removed (keepdim = false) or kept as size 1.
+Shape reduced_shape(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape s;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    if (!reduced) s.push_back(a.size(d));
+    else if (keepdim) s.push_back(1);
+  }
+  return s;
+}
+
+// amax/amin: unlike max(dim), which sends the gradient to one index, the
+// gradient is split evenly between the elements equal to the extreme (LibTorch's).
+struct AmaxBackward : Node {
+  explicit AmaxBackward(bool is_max) : Node(is_max ? OpKind::Amax : OpKind::Amin) {}
+  Tensor a, y;  // y with the reduced dims kept as size 1
+  std::vector<int64_t> dims;
+  bool keepdim = false;
+  TensorList apply(TensorList&& g) override {
+    // Y = max_dims A      dA[A] = dY ⊙ [A = Y] / #ties   (Y, dY, #ties broadcast back over dims)
+    Tensor mask = eq(a, y).to(a.dtype());
+    return {mask * expand_back(g[0], a.sizes(), dims, keepdim) / mask.sum(dims, true)};
+  }
+};
+
+struct LogSumExpBackward : Node {
+  LogSumExpBackward() : Node(OpKind::LogSumExp) {}
+  Tensor a, y;  // y with the reduced dims kept as size 1
+  std::vector<int64_t> dims;
+  bool keepdim = false;
+  TensorList apply(TensorList&& g) override {
+    // Y = log Σ_dims exp(A)      dA[A] = dY ⊙ exp(A − Y)   (the softmax over dims; Y, dY broadcast back)
+    return {expand_back(g[0], a.sizes(), dims, keepdim) * exp(a - y)};
+  }
+};
+
+// Π over the middle axis of [outer, R, inner]: out[o, i] = Π_r x[o, r, i], in
+// double for floating types (int64 for the rest).
+template <class T, class R> void product_along(const T* x, R* out, const kernels::ReduceGeometry& g) {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+  for (int64_t o = 0; o < g.outer; ++o)
+    for (int64_t i = 0; i < g.inner; ++i) {
+      Acc p = 1;
+      for (int64_t r = 0; r < g.reduce; ++r) p *= static_cast<Acc>(x[(o * g.reduce + r) * g.inner + i]);
+      out[o * g.inner + i] = static_cast<R>(p);
+    }
+}
+
+struct ProdBackward : Node {
+  ProdBackward() : Node(OpKind::Prod) {}
+  Tensor a;  // contiguous
+  int64_t dim = 0;
+  bool keepdim = false;
+  TensorList apply(TensorList&& g) override {
+    // Y = Π_r A_r along dim      dA_r = dY · Π_{r' ≠ r} A_r'
+    // The product of the others is (prefix product before r)·(suffix product
+    // after r), never Y / A_r: exact when some A_r are 0.
+    Tensor gk = (keepdim ? g[0] : g[0].unsqueeze(dim)).contiguous();
+    Tensor da = make_tensor(a.sizes(), a.dtype());
+    const kernels::ReduceGeometry geo = kernels::reduce_geometry(a.sizes(), dim, dim + 1);
+    dispatch_floating(a.dtype(), "prod backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* x = a.data_ptr<T>();
+      const T* gy = gk.data_ptr<T>();
+      T* d = da.data_ptr<T>();
+      const int64_t R = geo.reduce, I = geo.inner;
+      for (int64_t o = 0; o < geo.outer; ++o)
+        for (int64_t i = 0; i < I; ++i) {
+          const int64_t base = o * R * I + i;
+          double before = 1;  // Π_{r' < r}, stored into d first
+          for (int64_t r = 0; r < R; ++r) {
+            d[base + r * I] = static_cast<T>(before);
+            before *= static_cast<double>(x[base + r * I]);
+          }
+          double after = 1;  // Π_{r' > r}
+          const double up = static_cast<double>(gy[o * I + i]);
+          for (int64_t r = R - 1; r >= 0; --r) {
+            d[base + r * I] = static_cast<T>(up * static_cast<double>(d[base + r * I]) * after);
+            after *= static_cast<double>(x[base + r * I]);
+          }
+        }
     });
     return {da.reshape(input_meta[0].shape)};
   }
@@ -273,6 +359,103 @@ Tensor argmin(const Tensor& a) {
 Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) {
   NoGradGuard g;
   return std::get<1>(min(a, dim, keepdim));
+}
+
+// ---------------------------------------------------------- amax, amin
+static Tensor extreme_dims(const Tensor& a, IntArrayRef dims_in, bool keepdim, bool is_max) {
+  const char* name = is_max ? "amax" : "amin";
+  detail::check_defined(a, name);
+  const auto dims = reduce_dims(a, dims_in, name);
+  for (int64_t d : dims)
+    if (a.size(d) == 0)
+      throw ShapeError(std::string(name) + ": dimension " + std::to_string(d) + " of shape " + shape_str(a.sizes()) +
+                       " is empty; there is no " + (is_max ? "maximum" : "minimum") + " over it");
+  Tensor y;  // reduced dims kept as size 1
+  {
+    NoGradGuard guard;
+    y = a.dim() == 0 ? kernels::contiguous_copy(a) : a;
+    Tensor indices;
+    for (auto d = dims.rbegin(); d != dims.rend(); ++d) kernels::max_min_dim(Tensor(y), *d, is_max, y, indices);
+    if (dims.empty() && a.dim() > 0) y = kernels::contiguous_copy(a);
+  }
+  Tensor out = keepdim ? y : y.reshape(reduced_shape(a, dims, false));
+  record<AmaxBackward>(
+      out, {&a}, {},
+      [&](AmaxBackward& n) {
+        n.a = n.save(a);
+        n.y = y.detach();
+        n.dims = dims;
+        n.keepdim = keepdim;
+      },
+      is_max);
+  return out;
+}
+
+Tensor amax(const Tensor& a, IntArrayRef dims, bool keepdim) { return extreme_dims(a, dims, keepdim, true); }
+Tensor amin(const Tensor& a, IntArrayRef dims, bool keepdim) { return extreme_dims(a, dims, keepdim, false); }
+
+// ---------------------------------------------------------- logsumexp
+Tensor logsumexp(const Tensor& a, IntArrayRef dims_in, bool keepdim) {
+  detail::check_defined(a, "logsumexp");
+  if (!a.is_floating_point())
+    throw DTypeError(std::string("logsumexp: expected a floating-point tensor, got ") + dtype_name(a.dtype()) +
+                     "; convert it first with .to(dg::kFloat32)");
+  const auto dims = reduce_dims(a, dims_in, "logsumexp");
+  Tensor y;  // reduced dims kept as size 1
+  {
+    NoGradGuard guard;
+    if (reduced_count(a, dims) == 0) {
+      y = full(reduced_shape(a, dims, true), -std::numeric_limits<double>::infinity(), a.dtype());  // log of an empty sum
+    } else {
+      // log Σ exp(A) = m + log Σ exp(A − m) with m the max: no exp overflows. An
+      // infinite m (all −inf, or a +inf) is taken out as 0 so that A − m is not ∞ − ∞.
+      Tensor m = amax(a, dims, true);
+      m = where(isfinite(m), m, 0.0);
+      y = sum(exp(a - m), dims, true).log() + m;
+    }
+  }
+  Tensor out = keepdim ? y : y.reshape(reduced_shape(a, dims, false));
+  record<LogSumExpBackward>(out, {&a}, {}, [&](LogSumExpBackward& n) {
+    n.a = n.save(a);
+    n.y = y.detach();
+    n.dims = dims;
+    n.keepdim = keepdim;
+  });
+  return out;
+}
+
+// ---------------------------------------------------------- prod
+Tensor prod(const Tensor& a) {
+  detail::check_defined(a, "prod");
+  return prod(a.reshape({-1}), 0, false);
+}
+
+Tensor prod(const Tensor& a_in, int64_t dim_in, bool keepdim) {
+  detail::check_defined(a_in, "prod");
+  const int64_t dim = wrap_dim(dim_in, a_in.dim(), "prod");
+  const Tensor a = kernels::as_contiguous(a_in.dim() == 0 ? a_in.reshape({1}) : a_in);
+  const ScalarType out_t = is_floating(a.dtype()) ? a.dtype() : kLong;
+  Shape kept(a.sizes());
+  kept[static_cast<size_t>(dim)] = 1;
+  Tensor y = make_tensor(kept, out_t);
+  const kernels::ReduceGeometry geo = kernels::reduce_geometry(a.sizes(), dim, dim + 1);
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (out_t == kLong) product_along<T, int64_t>(a.data_ptr<T>(), y.data_ptr<int64_t>(), geo);
+    else if constexpr (std::is_floating_point_v<T>) product_along<T, T>(a.data_ptr<T>(), y.data_ptr<T>(), geo);
+  });
+  Shape out_shape(a_in.sizes());
+  if (a_in.dim() > 0) {
+    if (keepdim) out_shape[static_cast<size_t>(dim)] = 1;
+    else out_shape.erase(static_cast<size_t>(dim));
+  }
+  Tensor out = y.reshape(out_shape);
+  record<ProdBackward>(out, {&a_in}, {}, [&](ProdBackward& n) {
+    n.a = n.save(a);
+    n.dim = dim;
+    n.keepdim = keepdim && a_in.dim() > 0;
+  });
+  return out;
 }
 
 }  // namespace dg

@@ -218,6 +218,12 @@ Tensor Tensor::argmax() const { return dg::argmax(*this); }
 Tensor Tensor::argmax(int64_t d, bool k) const { return dg::argmax(*this, d, k); }
 Tensor Tensor::argmin() const { return dg::argmin(*this); }
 Tensor Tensor::argmin(int64_t d, bool k) const { return dg::argmin(*this, d, k); }
+Tensor Tensor::amax(IntArrayRef d, bool k) const { return dg::amax(*this, d, k); }
+Tensor Tensor::amin(IntArrayRef d, bool k) const { return dg::amin(*this, d, k); }
+Tensor Tensor::logsumexp(IntArrayRef d, bool k) const { return dg::logsumexp(*this, d, k); }
+Tensor Tensor::prod() const { return dg::prod(*this); }
+Tensor Tensor::prod(int64_t d, bool k) const { return dg::prod(*this, d, k); }
+Tensor Tensor::cumsum(int64_t d) const { return dg::cumsum(*this, d); }
 Tensor Tensor::norm() const { return dg::sqrt(dg::sum(*this * *this)); }
 
 Tensor Tensor::gt(const Tensor& o) const { return dg::gt(*this, o); }

@@ -110,6 +110,26 @@ DG_GRADCHECK_CASE(max_dim_last, "max_dim", IN(leaf({2, 3, 4}, 101)), FN(std::get
 DG_GRADCHECK_CASE(max_dim_transposed, "max_dim", IN(leaf({4, 3}, 102)), FN(std::get<0>(x[0].t().max(1))));
 DG_GRADCHECK_CASE(min_dim0_keepdim, "min_dim", IN(leaf({3, 4}, 103)), FN(std::get<0>(x[0].min(0, true))));
 DG_GRADCHECK_CASE(min_dim2, "min_dim", IN(leaf({2, 3, 4}, 104)), FN(std::get<0>(dg::min(x[0], 2))));
+DG_GRADCHECK_CASE(amax_all, "amax", IN(leaf({3, 4}, 2001)), FN(x[0].amax()));
+DG_GRADCHECK_CASE(amax_dims_keepdim, "amax", IN(leaf({2, 3, 4}, 2002)), FN(x[0].amax({0, 2}, true)));
+DG_GRADCHECK_CASE(amax_transposed, "amax", IN(leaf({4, 3}, 2003)), FN(dg::amax(x[0].t(), {-1})));
+DG_GRADCHECK_CASE(amin_dim, "amin", IN(leaf({2, 3, 4}, 2004)), FN(x[0].amin({1})));
+DG_GRADCHECK_CASE(logsumexp_dim, "logsumexp", IN(leaf({3, 5}, 2005, -4, 4)), FN(x[0].logsumexp({1})));
+DG_GRADCHECK_CASE(logsumexp_dims_keepdim, "logsumexp", IN(leaf({2, 3, 4}, 2006, -4, 4)),
+                  FN(dg::logsumexp(x[0], {0, 2}, true)));
+DG_GRADCHECK_CASE(logsumexp_large, "logsumexp", IN(leaf({2, 3}, 2007, 500, 510)), FN(x[0].logsumexp({0})));
+DG_GRADCHECK_CASE(prod_all, "prod", IN(leaf({2, 3}, 2008, 0.5, 1.5)), FN(x[0].prod()));
+DG_GRADCHECK_CASE(prod_dim, "prod", IN(leaf({3, 4, 2}, 2009)), FN(x[0].prod(1)));
+DG_GRADCHECK_CASE(prod_dim_keepdim_transposed, "prod", IN(leaf({4, 3}, 2010)), FN(x[0].t().prod(-1, true)));
+// a zero in the product: the others' product, not Y / A
+DG_GRADCHECK_CASE(prod_with_zero, "prod", IN(leaf({2, 4}, 2011)),
+                  FN(dg::prod(x[0] * dg::tensor({1.0, 0.0, 1.0, 1.0}, dg::kFloat64), 1)));
+
+// ------------------------------------------------------------------ scan.cpp
+DG_GRADCHECK_CASE(cumsum_dim0, "cumsum", IN(leaf({4, 3}, 2012)), FN(x[0].cumsum(0)));
+DG_GRADCHECK_CASE(cumsum_last, "cumsum", IN(leaf({2, 3, 5}, 2013)), FN(dg::cumsum(x[0], -1)));
+DG_GRADCHECK_CASE(cumsum_transposed, "cumsum", IN(leaf({3, 4}, 2014)), FN(x[0].t().cumsum(1)));
+DG_GRADCHECK_CASE(cumsum_twice, "cumsum", IN(leaf({5}, 2015)), FN(x[0].cumsum(0).cumsum(0)));
 
 // ---------------------------------------------------------------- linalg.cpp
 // matmul is composed of mm / bmm (and views), so its cases name those rows.
