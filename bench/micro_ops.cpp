@@ -196,6 +196,25 @@ void BM_MaxRows(benchmark::State& st) {
 void BM_MaxColumns(benchmark::State& st) {
   elementwise(st, 0, [](auto& a, auto&) { return std::get<0>(a.reshape({1024, 1024}).max(0)); });
 }
+void BM_AmaxRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).amax({1}); });
+}
+void BM_LogSumExpRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).logsumexp({1}); });
+}
+void BM_CumsumRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).cumsum(1); });
+}
+void BM_CumsumColumns(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).cumsum(0); });
+}
+// b in [0.5, 1.5]: a row's product stays a normal float (about e^-46)
+void BM_ProdRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto&, auto& b) { return b.reshape({1024, 1024}).prod(1); });
+}
+void BM_ProdColumns(benchmark::State& st) {
+  elementwise(st, 0, [](auto&, auto& b) { return b.reshape({1024, 1024}).prod(0); });
+}
 DG_ELEMENTWISE(BM_BceWithLogitsStep);
 DG_ELEMENTWISE(BM_BceStep);
 DG_ELEMENTWISE(BM_MseStep);
@@ -203,6 +222,12 @@ DG_ELEMENTWISE(BM_MaxAll);
 DG_ELEMENTWISE(BM_ArgmaxAll);
 DG_ELEMENTWISE(BM_MaxRows);
 DG_ELEMENTWISE(BM_MaxColumns);
+DG_ELEMENTWISE(BM_AmaxRows);
+DG_ELEMENTWISE(BM_LogSumExpRows);
+DG_ELEMENTWISE(BM_CumsumRows);
+DG_ELEMENTWISE(BM_CumsumColumns);
+DG_ELEMENTWISE(BM_ProdRows);
+DG_ELEMENTWISE(BM_ProdColumns);
 void BM_Where(benchmark::State& st) {
   dg::set_num_threads(static_cast<int>(st.range(0)));
   dg::NoGradGuard no_grad;

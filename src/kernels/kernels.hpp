@@ -365,6 +365,12 @@ Tensor sum(const Tensor& a, IntArrayRef dims, bool keepdim);
 void max_min_dim(const Tensor& a, int64_t dim, bool is_max, Tensor& values, Tensor& indices);
 // The max (or min) of all of a's elements (non-empty), as a 0-d tensor; NaN if any is NaN.
 Tensor max_min_all(const Tensor& a, bool is_max);
+// The max (or min) over the adjacent dims [d0, d1) (non-empty), kept as one size-1
+// dim: values only, no index search.
+Tensor max_min_values(const Tensor& a, int64_t d0, int64_t d1, bool is_max);
+// The product over one dim, kept as size 1: in float64 for floating types (stored
+// back in a's dtype), int64 for integers and bool (wrapping on overflow).
+Tensor prod_dim(const Tensor& a, int64_t dim);
 
 // ---------------------------------------------------------------------- GEMM
 // Row-major C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C; then an

@@ -357,4 +357,93 @@ Tensor max_min_all(const Tensor& a_in, bool is_max) {
   return value;
 }
 
+Tensor max_min_values(const Tensor& a_in, int64_t d0, int64_t d1, bool is_max) {
+  Tensor a = as_contiguous(a_in);
+  ReduceGeometry g = reduce_geometry(a.sizes(), d0, d1);
+  Shape out_shape;
+  for (int64_t d = 0; d < a.dim(); ++d)
+    if (d < d0 || d >= d1) out_shape.push_back(a.size(d));
+    else if (d == d0) out_shape.push_back(1);
+  Tensor values = detail::make_tensor(out_shape, a.dtype());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_min_any<T>(static_cast<const T*>(a.raw_data()), static_cast<T*>(values.raw_data()), nullptr, g, is_max);
+  });
+  return values;
+}
+
+// ------------------------------------------------------------- product
+namespace {
+
+// Floating products in double; integers as uint64, whose wrap-around is the
+// two's-complement int64 result without signed-overflow undefined behaviour.
+template <class T> using prod_acc_t = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
+
+// Π row[0..n) in 16 independent lanes (vector registers), combined pairwise.
+template <class T> prod_acc_t<T> row_product(const T* row, int64_t n) {
+  using Acc = prod_acc_t<T>;
+  constexpr int L = 16;
+  Acc acc[L];
+  for (int j = 0; j < L; ++j) acc[j] = 1;
+  int64_t r = 0;
+  for (; r + L <= n; r += L)
+    for (int j = 0; j < L; ++j) acc[j] *= static_cast<Acc>(row[r + j]);
+  Acc tail = 1;
+  for (; r < n; ++r) tail *= static_cast<Acc>(row[r]);
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] *= acc[j + w];
+  return acc[0] * tail;
+}
+
+// out[o, i] = Π_r x[o, r, i], split among the threads as sum_orb splits a sum.
+template <class T, class R> void prod_orb(const T* x, R* out, const ReduceGeometry& g) {
+  using Acc = prod_acc_t<T>;
+  const int64_t O = g.outer, Rn = g.reduce, I = g.inner;
+  const bool par = use_threads(O * Rn * I / 3);
+  if (I == 1) {
+    parallel_for_if(par && O > 1, O, [&](int64_t o) {
+      Acc p = 1;
+      simd_run([&] { p = row_product(x + o * Rn, Rn); });
+      out[o] = static_cast<R>(p);
+    });
+    return;
+  }
+  // Columns: a running product per position, each row read contiguously.
+  auto columns = [&](int64_t o, int64_t i0, int64_t i1) {
+    std::vector<Acc> acc(static_cast<size_t>(i1 - i0), Acc(1));
+    Acc* a = acc.data() - i0;
+    for (int64_t r = 0; r < Rn; ++r) {
+      const T* src = x + (o * Rn + r) * I;
+      vec_for<T>(i0, i1, [=](int64_t i) { a[i] *= static_cast<Acc>(src[i]); });
+    }
+    for (int64_t i = i0; i < i1; ++i) out[o * I + i] = static_cast<R>(a[i]);
+  };
+  if (!par) {
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else if (O >= 2) {
+    DG_OMP(omp parallel for schedule(static))
+    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
+  } else {
+    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
+  }
+}
+
+}  // namespace
+
+Tensor prod_dim(const Tensor& a_in, int64_t dim) {
+  Tensor a = as_contiguous(a_in);
+  ReduceGeometry g = reduce_geometry(a.sizes(), dim, dim + 1);
+  Shape out_shape(a.sizes());
+  out_shape[static_cast<size_t>(dim)] = 1;
+  const ScalarType out_t = is_floating(a.dtype()) ? a.dtype() : kLong;
+  Tensor out = detail::make_tensor(out_shape, out_t);
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* x = static_cast<const T*>(a.raw_data());
+    if constexpr (std::is_floating_point_v<T>) prod_orb<T, T>(x, out.data_ptr<T>(), g);
+    else prod_orb<T, int64_t>(x, out.data_ptr<int64_t>(), g);
+  });
+  return out;
+}
+
 }  // namespace dg::kernels

@@ -167,18 +167,6 @@ struct LogSumExpBackward : Node {
   }
 };
 
-// Π over the middle axis of [outer, R, inner]: out[o, i] = Π_r x[o, r, i], in
-// double for floating types (int64 for the rest).
-template <class T, class R> void product_along(const T* x, R* out, const kernels::ReduceGeometry& g) {
-  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-  for (int64_t o = 0; o < g.outer; ++o)
-    for (int64_t i = 0; i < g.inner; ++i) {
-      Acc p = 1;
-      for (int64_t r = 0; r < g.reduce; ++r) p *= static_cast<Acc>(x[(o * g.reduce + r) * g.inner + i]);
-      out[o * g.inner + i] = static_cast<R>(p);
-    }
-}
-
 struct ProdBackward : Node {
   ProdBackward() : Node(OpKind::Prod) {}
   Tensor a;  // contiguous
@@ -373,10 +361,17 @@ static Tensor extreme_dims(const Tensor& a, IntArrayRef dims_in, bool keepdim, b
   Tensor y;  // reduced dims kept as size 1
   {
     NoGradGuard guard;
-    y = a.dim() == 0 ? kernels::contiguous_copy(a) : a;
-    Tensor indices;
-    for (auto d = dims.rbegin(); d != dims.rend(); ++d) kernels::max_min_dim(Tensor(y), *d, is_max, y, indices);
-    if (dims.empty() && a.dim() > 0) y = kernels::contiguous_copy(a);
+    y = a;
+    // Each run of adjacent dims in one pass, the last run first (the reduced
+    // dims stay as size 1, so the earlier dim numbers stay valid).
+    size_t hi = dims.size();
+    while (hi > 0) {
+      size_t lo = hi - 1;
+      while (lo > 0 && dims[lo - 1] == dims[lo] - 1) --lo;
+      y = kernels::max_min_values(y, dims[lo], dims[hi - 1] + 1, is_max);
+      hi = lo;
+    }
+    if (dims.empty()) y = kernels::contiguous_copy(a);  // a 0-d tensor is its own extreme
   }
   Tensor out = keepdim ? y : y.reshape(reduced_shape(a, dims, false));
   record<AmaxBackward>(
@@ -434,16 +429,7 @@ Tensor prod(const Tensor& a_in, int64_t dim_in, bool keepdim) {
   detail::check_defined(a_in, "prod");
   const int64_t dim = wrap_dim(dim_in, a_in.dim(), "prod");
   const Tensor a = kernels::as_contiguous(a_in.dim() == 0 ? a_in.reshape({1}) : a_in);
-  const ScalarType out_t = is_floating(a.dtype()) ? a.dtype() : kLong;
-  Shape kept(a.sizes());
-  kept[static_cast<size_t>(dim)] = 1;
-  Tensor y = make_tensor(kept, out_t);
-  const kernels::ReduceGeometry geo = kernels::reduce_geometry(a.sizes(), dim, dim + 1);
-  dispatch_dtype(a.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if (out_t == kLong) product_along<T, int64_t>(a.data_ptr<T>(), y.data_ptr<int64_t>(), geo);
-    else if constexpr (std::is_floating_point_v<T>) product_along<T, T>(a.data_ptr<T>(), y.data_ptr<T>(), geo);
-  });
+  Tensor y = kernels::prod_dim(a, dim);
   Shape out_shape(a_in.sizes());
   if (a_in.dim() > 0) {
     if (keepdim) out_shape[static_cast<size_t>(dim)] = 1;
