@@ -246,6 +246,33 @@ template <class R, class A, class B, class C, class F> struct Map3 {
   R* o; const A* x; const B* y; const C* z; F f;
   void operator()(int64_t i) const { o[i] = f(x[i], y[i], z[i]); }
 };
+// The first operand one value (a loss's upstream scalar dY broadcast over the batch).
+template <class R, class A, class B, class C, class F> struct Map3ScalarA {
+  R* o; A x; const B* y; const C* z; F f;
+  void operator()(int64_t i) const { o[i] = f(x, y[i], z[i]); }
+};
+// Any byte strides (the run of a broadcast or a transposed operand). Still run
+// through vec_for, so that the step is compiled for the active ISA: the vec_math
+// functions' fma must not become a libm call per element in baseline code.
+template <class R, class A, class F> struct Strided1 {
+  char* o; const char* x; int64_t so, sx; F f;
+  void operator()(int64_t i) const {
+    *reinterpret_cast<R*>(o + i * so) = f(*reinterpret_cast<const A*>(x + i * sx));
+  }
+};
+template <class R, class A, class B, class F> struct Strided2 {
+  char* o; const char* x; const char* y; int64_t so, sx, sy; F f;
+  void operator()(int64_t i) const {
+    *reinterpret_cast<R*>(o + i * so) = f(*reinterpret_cast<const A*>(x + i * sx), *reinterpret_cast<const B*>(y + i * sy));
+  }
+};
+template <class R, class A, class B, class C, class F> struct Strided3 {
+  char* o; const char* x; const char* y; const char* z; int64_t so, sx, sy, sz; F f;
+  void operator()(int64_t i) const {
+    *reinterpret_cast<R*>(o + i * so) = f(*reinterpret_cast<const A*>(x + i * sx), *reinterpret_cast<const B*>(y + i * sy),
+                                          *reinterpret_cast<const C*>(z + i * sz));
+  }
+};
 }  // namespace loop_detail
 
 // simd_for for loops that touch float32, the baseline loop otherwise.
@@ -269,8 +296,7 @@ template <class R, class A, class F> void unary_loop(const Tensor& out, const Te
                 if (s[0] == sizeof(R) && s[1] == sizeof(A)) {
                   vec_for<R, A>(0, n, Body{reinterpret_cast<R*>(p[0]), reinterpret_cast<const A*>(p[1]), f});
                 } else {
-                  for (int64_t i = 0; i < n; ++i)
-                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]));
+                  vec_for<R, A>(0, n, loop_detail::Strided1<R, A, F>{p[0], p[1], s[0], s[1], f});
                 }
               },
               true);
@@ -302,9 +328,7 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
                 } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B)) {
                   vec_for<R, A, B>(0, n, loop_detail::Map2ScalarA<R, A, B, F>{o, *x, y, f});
                 } else {
-                  for (int64_t i = 0; i < n; ++i)
-                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
-                                                               *reinterpret_cast<const B*>(p[2] + i * s[2]));
+                  vec_for<R, A, B>(0, n, loop_detail::Strided2<R, A, B, F>{p[0], p[1], p[2], s[0], s[1], s[2], f});
                 }
               },
               true);
@@ -327,14 +351,17 @@ void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
               {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
                static_cast<char*>(b.raw_data()), static_cast<char*>(c.raw_data())},
               [&](char** p, const int64_t* s, int64_t n) {
+                R* o = reinterpret_cast<R*>(p[0]);
+                const A* x = reinterpret_cast<const A*>(p[1]);
+                const B* y = reinterpret_cast<const B*>(p[2]);
+                const C* z = reinterpret_cast<const C*>(p[3]);
                 if (s[0] == sizeof(R) && s[1] == sizeof(A) && s[2] == sizeof(B) && s[3] == sizeof(C)) {
-                  vec_for<R, A, B, C>(0, n, Body{reinterpret_cast<R*>(p[0]), reinterpret_cast<const A*>(p[1]),
-                                                 reinterpret_cast<const B*>(p[2]), reinterpret_cast<const C*>(p[3]), f});
+                  vec_for<R, A, B, C>(0, n, Body{o, x, y, z, f});
+                } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B) && s[3] == sizeof(C)) {
+                  vec_for<R, A, B, C>(0, n, loop_detail::Map3ScalarA<R, A, B, C, F>{o, *x, y, z, f});
                 } else {
-                  for (int64_t i = 0; i < n; ++i)
-                    *reinterpret_cast<R*>(p[0] + i * s[0]) = f(*reinterpret_cast<const A*>(p[1] + i * s[1]),
-                                                               *reinterpret_cast<const B*>(p[2] + i * s[2]),
-                                                               *reinterpret_cast<const C*>(p[3] + i * s[3]));
+                  vec_for<R, A, B, C>(
+                      0, n, loop_detail::Strided3<R, A, B, C, F>{p[0], p[1], p[2], p[3], s[0], s[1], s[2], s[3], f});
                 }
               },
               true);

@@ -7,7 +7,10 @@
 //
 // All three copies compute exactly the same floating-point operations in the
 // same order: floating-point contraction (a·b+c → fma) is switched off in them,
-// so an elementwise result does not depend on the machine it ran on.
+// so an elementwise result does not depend on the machine it ran on. (Explicit
+// fmas — vec_math.hpp's madd — are exactly rounded on every ISA, so they keep
+// that; in baseline code they are a call to libm's fmaf, which is why even the
+// strided loops in kernels.hpp run through simd_for.)
 #pragma once
 
 #include <cstdint>

@@ -45,6 +45,12 @@ DG_VEC_INLINE float select(bool c, float a, float b) {
   const int32_t m = -static_cast<int32_t>(c);
   return as_float((as_int(a) & m) | (as_int(b) & ~m));
 }
+// a·b + c rounded once, for the polynomials' Horner steps. Written out because
+// contraction is off in the loops (simd.hpp): an fma is exactly rounded wherever
+// it runs, so the AVX2 and AVX-512 copies (one vfmadd each) and the baseline
+// (glibc's fmaf) still give the same bits, and a Horner step is one instruction
+// with one rounding instead of two (GELU's Φ: 19 dependent steps → 10).
+DG_VEC_INLINE float madd(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 DG_VEC_INLINE float abs_bits(float x) { return as_float(as_int(x) & 0x7fffffff); }
 // Clamp that lets NaN through: both comparisons are false for NaN.
 DG_VEC_INLINE float clamp_keep_nan(float x, float lo, float hi) {
@@ -68,11 +74,11 @@ DG_VEC_INLINE float fast_exp(float x) {
   float r = xc - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  p = madd(p, r, 1.3981999507e-3f);
+  p = madd(p, r, 8.3334519073e-3f);
+  p = madd(p, r, 4.1665795894e-2f);
+  p = madd(p, r, 1.6666665459e-1f);
+  p = madd(p, r, 5.0000001201e-1f);
   const float er = (p * (r * r) + r) + 1.0f;
   // 2^n as 2^(n/2) · 2^(n - n/2): each factor a normal float for n ∈ [-151, 129].
   const int32_t h = n >> 1;
@@ -96,14 +102,14 @@ DG_VEC_INLINE float fast_log(float x) {
   const float fk = static_cast<float>(k) - select(sub, 23.0f, 0.0f);
   const float z = m * m;
   float p = 7.0376836292e-2f;
-  p = p * m - 1.1514610310e-1f;
-  p = p * m + 1.1676998740e-1f;
-  p = p * m - 1.2420140846e-1f;
-  p = p * m + 1.4249322787e-1f;
-  p = p * m - 1.6668057665e-1f;
-  p = p * m + 2.0000714765e-1f;
-  p = p * m - 2.4999993993e-1f;
-  p = p * m + 3.3333331174e-1f;
+  p = madd(p, m, -1.1514610310e-1f);
+  p = madd(p, m, 1.1676998740e-1f);
+  p = madd(p, m, -1.2420140846e-1f);
+  p = madd(p, m, 1.4249322787e-1f);
+  p = madd(p, m, -1.6668057665e-1f);
+  p = madd(p, m, 2.0000714765e-1f);
+  p = madd(p, m, -2.4999993993e-1f);
+  p = madd(p, m, 3.3333331174e-1f);
   float y = m * z * p;
   y = y + fk * -2.12194440e-4f;
   y = y - 0.5f * z;
@@ -121,10 +127,10 @@ DG_VEC_INLINE float fast_tanh(float x) {
   const float ax = abs_bits(x);
   const float z = x * x;
   float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
+  p = madd(p, z, 2.06390887954e-2f);
+  p = madd(p, z, -5.37397155531e-2f);
+  p = madd(p, z, 1.33314422036e-1f);
+  p = madd(p, z, -3.33332819422e-1f);
   const float small = (p * z) * x + x;
   const float e = fast_exp(2.0f * select(ax < 10.0f, ax, 10.0f));  // tanh(10) rounds to 1 in float32
   const float big = 1.0f - 2.0f / (e + 1.0f);                      // ≥ 0: give it x's sign
@@ -149,12 +155,12 @@ DG_VEC_INLINE float fast_sigmoid(float x) {
 DG_VEC_INLINE float fast_expm1(float x) {
   using namespace vm_detail;
   float p = 1.0f / 40320.0f;
-  p = p * x + 1.0f / 5040.0f;
-  p = p * x + 1.0f / 720.0f;
-  p = p * x + 1.0f / 120.0f;
-  p = p * x + 1.0f / 24.0f;
-  p = p * x + 1.0f / 6.0f;
-  p = p * x + 0.5f;
+  p = madd(p, x, 1.0f / 5040.0f);
+  p = madd(p, x, 1.0f / 720.0f);
+  p = madd(p, x, 1.0f / 120.0f);
+  p = madd(p, x, 1.0f / 24.0f);
+  p = madd(p, x, 1.0f / 6.0f);
+  p = madd(p, x, 0.5f);
   const float small = (p * x) * x + x;
   return select(abs_bits(x) < 0.5f, small, fast_exp(x) - 1.0f);
 }
@@ -186,15 +192,15 @@ DG_VEC_INLINE float normal_cdf_pdf(float x, float* pdf) {
   const float ax = abs_bits(x);
   const float t = 1.0f / (1.0f + ax * 0.353553390593273762f);  // a/2 = |x|/(2√2)
   float p = 0.14219491f;
-  p = p * t - 0.666066634f;
-  p = p * t + 1.12240918f;
-  p = p * t - 0.651259181f;
-  p = p * t - 0.116778877f;
-  p = p * t + 0.0201915355f;
-  p = p * t + 0.0283585619f;
-  p = p * t + 0.387899436f;
-  p = p * t + 0.998492549f;
-  p = p * t - 1.26544144f;
+  p = madd(p, t, -0.666066634f);
+  p = madd(p, t, 1.12240918f);
+  p = madd(p, t, -0.651259181f);
+  p = madd(p, t, -0.116778877f);
+  p = madd(p, t, 0.0201915355f);
+  p = madd(p, t, 0.0283585619f);
+  p = madd(p, t, 0.387899436f);
+  p = madd(p, t, 0.998492549f);
+  p = madd(p, t, -1.26544144f);
   const float half_x2 = 0.5f * (x * x);
   float tail;  // ½·erfc(|x|/√2) = Φ(−|x|)
   if constexpr (kWithPdf) {
