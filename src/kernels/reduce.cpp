@@ -29,6 +29,21 @@ template <class T> acc_t<T> row_sum(const T* row, int64_t n) {
   return lane_sum<T>(0, n, [row](int64_t i) { return row[i]; });
 }
 
+// columns(o, i0, i1) over every outer block o and its inner positions [0, I):
+// on one thread, one outer block per thread, or, with a single outer block, its
+// positions split among the threads (parallel_range would judge by the number of
+// positions alone and keep 1024 × 1024 on one thread).
+template <class F> void for_column_blocks(bool par, int64_t O, int64_t I, const F& columns) {
+  if (!par) {
+    for (int64_t o = 0; o < O; ++o) columns(o, int64_t(0), I);
+  } else if (O >= 2) {
+    DG_OMP(omp parallel for schedule(static))
+    for (int64_t o = 0; o < O; ++o) columns(o, int64_t(0), I);
+  } else {
+    split_among_threads(I, [&](int64_t b, int64_t e) { columns(int64_t(0), b, e); });
+  }
+}
+
 // out[o] = Σ_r x[o, r] for rows [o0, o1).
 template <class T, class R> void row_sums(const T* x, R* out, int64_t o0, int64_t o1, int64_t Rn) {
   simd_run([&] {
@@ -72,16 +87,7 @@ template <class T, class R> void sum_orb(const T* x, R* out, const ReduceGeometr
       vec_for<T, R>(i0, i1, [=](int64_t i) { dst[i] += static_cast<R>(src[i]); });
     }
   };
-  if (!par) {
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else if (O >= 2) {
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else {
-    // One outer block: its columns split among the threads (parallel_range would
-    // judge by the number of columns alone and keep 1024 × 1024 on one thread).
-    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
-  }
+  for_column_blocks(par, O, I, columns);
 }
 
 }  // namespace
@@ -312,16 +318,7 @@ void max_min_typed(const T* x, T* v, int64_t* idx, const ReduceGeometry& g, bool
         }
     }
   };
-  if (!par) {
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else if (O >= 2) {
-    DG_OMP(omp parallel for schedule(static))
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else {
-    // One outer block: its columns split among the threads (parallel_range would
-    // judge by the number of columns alone and keep 1024 × 1024 on one thread).
-    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
-  }
+  for_column_blocks(par, O, I, columns);
 }
 
 template <class T> void max_min_any(const T* x, T* v, int64_t* idx, const ReduceGeometry& g, bool is_max) {
@@ -418,14 +415,7 @@ template <class T, class R> void prod_orb(const T* x, R* out, const ReduceGeomet
     }
     for (int64_t i = i0; i < i1; ++i) out[o * I + i] = static_cast<R>(a[i]);
   };
-  if (!par) {
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else if (O >= 2) {
-    DG_OMP(omp parallel for schedule(static))
-    for (int64_t o = 0; o < O; ++o) columns(o, 0, I);
-  } else {
-    split_among_threads(I, [&](int64_t b, int64_t e) { columns(0, b, e); });
-  }
+  for_column_blocks(par, O, I, columns);
 }
 
 }  // namespace
