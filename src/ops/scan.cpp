@@ -2,7 +2,7 @@
 //
 // Dimension analysis: Y[.., i, ..] = Σ_{j ≤ i} A[.., j, ..] has A's shape. A_j
 // feeds every Y_i with i ≥ j, so dA_j = Σ_{i ≥ j} dY_i: the running sum taken
-// from the other end: the backward is the same kernel run in reverse.
+// from the other end, so the backward is the same kernel run in reverse.
 #include "ops/op_util.hpp"
 
 namespace dg {
