@@ -178,12 +178,16 @@ template <class T, bool kMax> T extreme_value(const T* row, int64_t n, bool& has
       acc[j] = better(c, acc[j], kMax) ? c : acc[j];
       nan[j] |= static_cast<Flag>(is_nan(c));
     }
+  // The lanes combined pairwise, vectorized (a scalar pass over 32 lanes cost as
+  // much as a 1024-long row's main loop). The order does not matter: a NaN lane is
+  // flagged, and the sign of a zero extreme is settled by the caller's index search.
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) {
+      acc[j] = better(acc[j + w], acc[j], kMax) ? acc[j + w] : acc[j];
+      nan[j] |= nan[j + w];
+    }
   T best = acc[0];
-  Flag any_nan = 0;
-  for (int j = 0; j < L; ++j) {
-    any_nan |= nan[j];
-    if (better(acc[j], best, kMax)) best = acc[j];
-  }
+  Flag any_nan = nan[0];
   for (; r < n; ++r) {
     any_nan |= static_cast<Flag>(is_nan(row[r]));
     if (better(row[r], best, kMax)) best = row[r];
