@@ -187,6 +187,10 @@ void BM_BceStep(benchmark::State& st) {
 void BM_MseStep(benchmark::State& st) {
   loss_step(st, std::make_pair([](auto& x, auto& t) { return F::mse_loss(x, t); }, false));
 }
+// The 2-norm of everything with its gradient (gradient clipping, weight norms).
+void BM_NormStep(benchmark::State& st) {
+  loss_step(st, std::make_pair([](auto& x, auto&) { return x.norm(); }, false));
+}
 void BM_MaxAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.max(); }); }
 void BM_ArgmaxAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.argmax(); }); }
 // [1024×1024]: along rows (dim 1) and down columns (dim 0).
@@ -198,6 +202,10 @@ void BM_MaxColumns(benchmark::State& st) {
 }
 void BM_AmaxRows(benchmark::State& st) {
   elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).amax({1}); });
+}
+void BM_NormAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.norm(); }); }
+void BM_NormRows(benchmark::State& st) {
+  elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).norm(2, {1}); });
 }
 void BM_LogSumExpRows(benchmark::State& st) {
   elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).logsumexp({1}); });
@@ -223,6 +231,9 @@ DG_ELEMENTWISE(BM_ArgmaxAll);
 DG_ELEMENTWISE(BM_MaxRows);
 DG_ELEMENTWISE(BM_MaxColumns);
 DG_ELEMENTWISE(BM_AmaxRows);
+DG_ELEMENTWISE(BM_NormStep);
+DG_ELEMENTWISE(BM_NormAll);
+DG_ELEMENTWISE(BM_NormRows);
 DG_ELEMENTWISE(BM_LogSumExpRows);
 DG_ELEMENTWISE(BM_CumsumRows);
 DG_ELEMENTWISE(BM_CumsumColumns);

@@ -125,6 +125,8 @@ OPS = {
     "prod": lambda x, a: x[0].prod(),
     "prod_dim": lambda x, a: x[0].prod(a["dim"], keepdim=a["keepdim"]),
     "cumsum": lambda x, a: x[0].cumsum(a["dim"]),
+    # p as a string: "inf" and "-inf" are not JSON numbers
+    "norm": lambda x, a: torch.linalg.vector_norm(x[0], float(a["p"]), dim=a["dims"] or None, keepdim=a["keepdim"]),
 }
 
 CASES = []
@@ -306,6 +308,23 @@ def main():
     case("bool_prod", "prod", [values([2, 3], f64) > -1.5], grad=[])
     case("int_cumsum", "cumsum", [i], grad=[], dim=1)
     case("bool_cumsum", "cumsum", [values([2, 3], f64) > 0], grad=[], dim=0)
+
+    # p-norms (added after every earlier draw, so no earlier case changed).
+    for dt, tag in ((f64, "f64"), (f32, "f32")):
+        x = values([3, 4, 2], dt)
+        for p in ("2", "1", "3", "0.5", "inf", "-inf", "0"):
+            for dims, keep in (([], False), ([1], False), ([0, 2], True), ([-1], True)):
+                case(f"norm_{p}_{dims}_{keep}_{tag}", "norm", [x], p=p, dims=dims, keepdim=keep)
+        # A zero row: Y = 0, where LibTorch's gradient is 0 for p >= 1. A zero
+        # element under p < 1: |A|^(p-1) is infinite there, the gradient 0.
+        z = values([3, 4], dt)
+        z[1] = 0
+        z[2, 1] = 0
+        for p in ("2", "1", "3", "0.5", "inf"):
+            case(f"norm_zeros_{p}_{tag}", "norm", [z], p=p, dims=[1], keepdim=False)
+        tied = torch.tensor([[1.0, -3.0, 3.0], [-2.0, 2.0, -2.0]], dtype=dt)  # the inf-norm's ties
+        case(f"norm_ties_inf_{tag}", "norm", [tied], p="inf", dims=[1], keepdim=False)
+        case(f"norm_ties_-inf_{tag}", "norm", [tied], p="-inf", dims=[], keepdim=False)
 
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

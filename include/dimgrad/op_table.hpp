@@ -46,6 +46,8 @@
   X(Amin, "amin", 1, "Y = min of A over dims", "dA = dY ⊙ [A = Y] / #ties (Y, dY broadcast back over dims)") \
   X(LogSumExp, "logsumexp", 1, "Y = log Σ exp(A) over dims", "dA = dY ⊙ exp(A - Y), a softmax over dims")   \
   X(Prod, "prod", 1, "Y = Π A over dim", "dA = dY ⊙ Π of the other elements (prefix · suffix products)")     \
+  X(Norm, "norm", 1, "Y = (Σ |A|^p)^(1/p) over dims (p = ∞: max |A|)",                                    \
+    "dA = dY ⊙ sign(A) ⊙ |A|^(p-1) / Y^(p-1), for p = 2 dY ⊙ A / Y")                                          \
   /* scan.cpp */                                                                                         \
   X(Cumsum, "cumsum", 1, "Y = cumsum(A) along dim (Y_i = Σ_{j ≤ i} A_j)",                               \
     "dA = cumsum of dY from the end along dim (dA_j = Σ_{i ≥ j} dY_i)")                                   \

@@ -120,6 +120,14 @@ Tensor logsumexp(const Tensor& a, IntArrayRef dims, bool keepdim = false);
 // the product of everything or along one dim (integers and bool give int64)
 Tensor prod(const Tensor& a);
 Tensor prod(const Tensor& a, int64_t dim, bool keepdim = false);
+// the p-norm (Σ |a|^p)^(1/p) of everything or over dims: p = 2 (Euclidean),
+// 1, any p > 0, inf (max |a|), -inf (min |a|), 0 (the count of non-zeros)
+Tensor norm(const Tensor& a, Scalar p = 2);
+Tensor norm(const Tensor& a, std::optional<Scalar> p, IntArrayRef dims, bool keepdim = false);
+namespace linalg {
+// LibTorch's torch::linalg::vector_norm: the same reduction, dims empty = all
+Tensor vector_norm(const Tensor& a, Scalar ord = 2, IntArrayRef dims = {}, bool keepdim = false);
+}  // namespace linalg
 
 // scan.cpp — running sum along dim, A's shape (integers and bool give int64)
 Tensor cumsum(const Tensor& a, int64_t dim);

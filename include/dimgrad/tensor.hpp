@@ -366,7 +366,8 @@ class Tensor {
   Tensor prod() const;
   Tensor prod(int64_t dim, bool keepdim = false) const;
   Tensor cumsum(int64_t dim) const;
-  Tensor norm() const;
+  Tensor norm(Scalar p = 2) const;
+  Tensor norm(std::optional<Scalar> p, IntArrayRef dims, bool keepdim = false) const;
 
   Tensor gt(const Tensor& o) const;
   Tensor lt(const Tensor& o) const;

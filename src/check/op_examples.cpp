@@ -68,6 +68,7 @@ std::map<std::string, OpExample>& registry() {
       {"logsumexp", [] { return logsumexp(input({4, 3}, "A"), {1}); }},
       {"prod", [] { return prod(input({4, 3}, "A"), 1); }},
       {"cumsum", [] { return cumsum(input({4, 3}, "A"), 1); }},
+      {"norm", [] { return norm(input({4, 3}, "A"), 2, {1}); }},
       {"mm", [] { return mm(input({4, 5}, "X"), input({5, 3}, "W")); }},
       {"bmm", [] { return bmm(input({2, 4, 5}, "A"), input({2, 5, 3}, "B")); }},
       {"reshape", [] { return input({4, 3}, "A").reshape({2, 6}); }},

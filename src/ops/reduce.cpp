@@ -1,4 +1,4 @@
-// Reductions: sum mean var std max min argmax argmin amax amin logsumexp prod.
+// Reductions: sum mean var std max min argmax argmin amax amin logsumexp prod norm.
 //
 // A reduction's backward undoes the shape change: Y lost the reduced dims, so
 // dY is first given them back as size 1 (unsqueeze) and then broadcast to A's
@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/sum_of.hpp"
+#include "kernels/vec_math.hpp"
 #include "ops/op_util.hpp"
 
 namespace dg {
@@ -350,6 +352,26 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim) {
 }
 
 // ---------------------------------------------------------- amax, amin
+namespace ops {
+namespace {
+// max or min of A over dims (sorted), the reduced dims kept as size 1: each run
+// of adjacent dims in one pass, the last run first (the reduced dims stay as
+// size 1, so the earlier dim numbers stay valid).
+Tensor extreme_values(const Tensor& a, const std::vector<int64_t>& dims, bool is_max) {
+  Tensor y = a;
+  size_t hi = dims.size();
+  while (hi > 0) {
+    size_t lo = hi - 1;
+    while (lo > 0 && dims[lo - 1] == dims[lo] - 1) --lo;
+    y = kernels::max_min_values(y, dims[lo], dims[hi - 1] + 1, is_max);
+    hi = lo;
+  }
+  if (dims.empty()) y = kernels::contiguous_copy(a);  // a 0-d tensor is its own extreme
+  return y;
+}
+}  // namespace
+}  // namespace ops
+
 static Tensor extreme_dims(const Tensor& a, IntArrayRef dims_in, bool keepdim, bool is_max) {
   const char* name = is_max ? "amax" : "amin";
   detail::check_defined(a, name);
@@ -361,17 +383,7 @@ static Tensor extreme_dims(const Tensor& a, IntArrayRef dims_in, bool keepdim, b
   Tensor y;  // reduced dims kept as size 1
   {
     NoGradGuard guard;
-    y = a;
-    // Each run of adjacent dims in one pass, the last run first (the reduced
-    // dims stay as size 1, so the earlier dim numbers stay valid).
-    size_t hi = dims.size();
-    while (hi > 0) {
-      size_t lo = hi - 1;
-      while (lo > 0 && dims[lo - 1] == dims[lo] - 1) --lo;
-      y = kernels::max_min_values(y, dims[lo], dims[hi - 1] + 1, is_max);
-      hi = lo;
-    }
-    if (dims.empty()) y = kernels::contiguous_copy(a);  // a 0-d tensor is its own extreme
+    y = extreme_values(a, dims, is_max);
   }
   Tensor out = keepdim ? y : y.reshape(reduced_shape(a, dims, false));
   record<AmaxBackward>(
@@ -442,6 +454,203 @@ Tensor prod(const Tensor& a_in, int64_t dim_in, bool keepdim) {
     n.keepdim = keepdim && a_in.dim() > 0;
   });
   return out;
+}
+
+// ---------------------------------------------------------- norm
+// ‖A‖_p over dims = (Σ |A|^p)^(1/p), one op: the sum of |A|^p is taken in one
+// pass (no |A|^p tensor for a norm of everything or along the last dims), the
+// root on the reduced result. Composed as sqrt(sum(A ⊙ A)) it was three ops, three
+// passes forward and three back.
+//
+// Dimension analysis: Y has A's shape less the reduced dims; every A element
+// feeds one Y element, so dA[A] = dY (broadcast back) ⊙ ∂Y/∂A, where
+//   ∂Y/∂A = sign(A) ⊙ |A|^(p-1) / Y^(p-1)        (p = 2: A / Y;  p = 1: sign(A))
+// p = ±∞ is max/min |A|: the gradient goes to the elements where |A| = Y, split
+// between ties, as amax's. p = 0 counts the non-zeros: a step function, no gradient.
+// Where Y = 0 LibTorch takes the gradient as 0 for p ≥ 1 (a subgradient), and
+// where A = 0 for p < 1 (|A|^(p-1) is infinite there); so do we.
+namespace ops {
+namespace {
+
+enum class NormOrder { Zero, One, Two, Pow, Inf, NegInf };
+
+NormOrder norm_order(double p) {
+  if (p == 0) return NormOrder::Zero;
+  if (p == 1) return NormOrder::One;
+  if (p == 2) return NormOrder::Two;
+  if (std::isinf(p)) return p > 0 ? NormOrder::Inf : NormOrder::NegInf;
+  return NormOrder::Pow;
+}
+
+// The summed term |a|^p of each finite order, as its own type so that each sum
+// is compiled (and vectorized) for one formula.
+template <class T> struct NonzeroTerm {
+  T operator()(T v) const { return kernels::select(v != T(0), T(1), T(0)); }  // NaN counts, as LibTorch
+};
+template <class T> struct AbsTerm {
+  T operator()(T v) const { return std::abs(v); }
+};
+template <class T> struct SquareTerm {
+  T operator()(T v) const { return v * v; }
+};
+template <class T> struct PowTerm {
+  T p;
+  T operator()(T v) const { return std::pow(std::abs(v), p); }
+};
+
+template <class T, class Fn> void with_term(NormOrder order, double p, Fn&& fn) {
+  switch (order) {
+    case NormOrder::Zero: fn(NonzeroTerm<T>{}); return;
+    case NormOrder::One: fn(AbsTerm<T>{}); return;
+    case NormOrder::Two: fn(SquareTerm<T>{}); return;
+    default: fn(PowTerm<T>{static_cast<T>(p)}); return;
+  }
+}
+
+// (Σ)^(1/p) for the finite orders.
+double norm_root(double s, NormOrder order, double p) {
+  switch (order) {
+    case NormOrder::Zero:
+    case NormOrder::One: return s;
+    case NormOrder::Two: return std::sqrt(s);
+    default: return std::pow(s, 1.0 / p);
+  }
+}
+
+// Σ term(A) over dims (the reduced dims kept as size 1), rooted; A contiguous.
+// Everything, or the last dims (rows), in one pass accumulated as sum() does
+// (sum_of / lane_sum); other dims through a term tensor and kernels::sum.
+template <class T, class Term>
+Tensor finite_norm(const Tensor& a, const std::vector<int64_t>& dims, NormOrder order, double p, const Term& term) {
+  const Shape kept = reduced_shape(a, dims, true);
+  Tensor y = make_tensor(kept, a.dtype());
+  T* out = y.data_ptr<T>();
+  const T* x = a.data_ptr<T>();
+  const int64_t d0 = dims.empty() ? a.dim() : dims.front();
+  const bool trailing_run = dims.empty() || (dims.back() == a.dim() - 1 && dims.back() - d0 + 1 == int64_t(dims.size()));
+  if (trailing_run) {
+    const kernels::ReduceGeometry geo = kernels::reduce_geometry(a.sizes(), d0, a.dim());
+    const int64_t O = geo.outer, R = geo.reduce;
+    auto row = [&](int64_t o) {
+      const T* r = x + o * R;
+      return kernels::lane_sum<T>(0, R, [r, term](int64_t i) { return term(r[i]); });
+    };
+    if (O == 1) {
+      out[0] = static_cast<T>(norm_root(kernels::sum_of<T>(R, R, [x, term](int64_t i) { return term(x[i]); }), order, p));
+    } else {
+      auto rows = [&](int64_t b, int64_t e) {
+        kernels::simd_run([&] {
+          for (int64_t o = b; o < e; ++o) out[o] = static_cast<T>(norm_root(row(o), order, p));
+        });
+      };
+      if (kernels::use_threads(O * R / 3)) kernels::split_among_threads(O, rows);
+      else rows(0, O);
+    }
+    return y;
+  }
+  NoGradGuard guard;
+  Tensor terms = make_tensor(a.sizes(), a.dtype());
+  kernels::unary_loop<T, T>(terms, a, term);
+  Tensor s = kernels::sum(terms, dims, true);
+  const T* sp = s.data_ptr<T>();
+  for (int64_t i = 0; i < y.numel(); ++i) out[i] = static_cast<T>(norm_root(static_cast<double>(sp[i]), order, p));
+  return y;
+}
+
+struct NormBackward : Node {
+  NormBackward() : Node(OpKind::Norm) {}
+  Tensor a, y;  // y with the reduced dims kept as size 1
+  std::vector<int64_t> dims;
+  bool keepdim = false;
+  double p = 2;
+  TensorList apply(TensorList&& g) override {
+    const NormOrder order = norm_order(p);
+    if (order == NormOrder::Zero) return {Tensor()};  // no gradient (LibTorch's is undefined too)
+    Tensor gy = keepdim ? g[0] : g[0].reshape(y.sizes());  // dY with the reduced dims as size 1 (small)
+    if (order == NormOrder::Inf || order == NormOrder::NegInf) {
+      // dA = sign(A) ⊙ dY ⊙ [|A| = Y] / #ties   (a NaN element takes the gradient, as LibTorch)
+      Tensor abs_a = abs(a);
+      Tensor mask = eq(abs_a, y).to(a.dtype()) + ne(abs_a, abs_a).to(a.dtype());  // never both
+      return {sign(a) * mask * expand_back(gy / mask.sum(dims, true), a.sizes(), dims, true)};
+    }
+    // The per-Y factor first (small), then one pass over A.
+    Tensor scale;  // dY / Y^(p-1), 0 where Y = 0 (p ≥ 1)
+    if (order == NormOrder::One) scale = gy;
+    else if (order == NormOrder::Two) scale = where(y != 0.0, gy / y, 0.0);
+    else if (p > 1) scale = where(y != 0.0, gy / pow(y, p - 1), 0.0);
+    else scale = gy * pow(y, 1 - p);
+    Tensor da = make_tensor(a.sizes(), a.dtype());
+    const Tensor scale_b = scale.expand(a.sizes());
+    dispatch_floating(a.dtype(), "norm backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using kernels::select;
+      switch (order) {
+        case NormOrder::One:  // sign(A) · dY  (0 at A = 0, as LibTorch's sgn)
+          kernels::binary_loop<T, T, T>(da, a, scale_b, [](T v, T s) {
+            return (select(v > T(0), T(1), T(0)) - select(v < T(0), T(1), T(0))) * s;
+          });
+          return;
+        case NormOrder::Two:  // A · dY / Y
+          kernels::binary_loop<T, T, T>(da, a, scale_b, [](T v, T s) { return v * s; });
+          return;
+        default: {  // sign(A) |A|^(p-1) · dY / Y^(p-1), 0 at A = 0
+          const T pm1 = static_cast<T>(p - 1);
+          kernels::binary_loop<T, T, T>(da, a, scale_b, [pm1](T v, T s) {
+            const T sgn = select(v > T(0), T(1), T(0)) - select(v < T(0), T(1), T(0));
+            return select(v == T(0), T(0), sgn * std::pow(std::abs(v), pm1) * s);
+          });
+          return;
+        }
+      }
+    });
+    return {da};
+  }
+};
+
+}  // namespace
+}  // namespace ops
+
+Tensor norm(const Tensor& a, Scalar p) { return norm(a, p, {}, false); }
+
+Tensor norm(const Tensor& a_in, std::optional<Scalar> p_in, IntArrayRef dims_in, bool keepdim) {
+  detail::check_defined(a_in, "norm");
+  if (!a_in.is_floating_point())
+    throw DTypeError(std::string("norm: expected a floating-point tensor, got ") + dtype_name(a_in.dtype()) +
+                     "; convert it first with .to(dg::kFloat32)");
+  const double p = p_in ? p_in->to_double() : 2.0;
+  if (std::isnan(p)) throw Error("norm: the order p is NaN");
+  const NormOrder order = norm_order(p);
+  const auto dims = reduce_dims(a_in, dims_in, "norm");
+  if ((order == NormOrder::Inf || order == NormOrder::NegInf) && reduced_count(a_in, dims) == 0)
+    throw ShapeError("norm: the " + std::string(p > 0 ? "inf" : "-inf") + "-norm of shape " + shape_str(a_in.sizes()) +
+                     " over dims " + shape_str(dims) + " reduces empty dims; " + (p > 0 ? "max" : "min") +
+                     " |A| of nothing is undefined");
+  const Tensor a = kernels::as_contiguous(a_in);
+  Tensor y;  // reduced dims kept as size 1
+  {
+    NoGradGuard guard;
+    if (order == NormOrder::Inf || order == NormOrder::NegInf) {
+      y = extreme_values(abs(a), dims, order == NormOrder::Inf);
+    } else {
+      dispatch_floating(a.dtype(), "norm", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        with_term<T>(order, p, [&](auto term) { y = finite_norm<T>(a, dims, order, p, term); });
+      });
+    }
+  }
+  Tensor out = keepdim ? y : y.reshape(reduced_shape(a_in, dims, false));
+  record<NormBackward>(out, {&a_in}, {}, [&](NormBackward& n) {
+    n.a = n.save(a_in);
+    n.y = y.detach();
+    n.dims = dims;
+    n.keepdim = keepdim;
+    n.p = p;
+  });
+  return out;
+}
+
+Tensor linalg::vector_norm(const Tensor& a, Scalar ord, IntArrayRef dims, bool keepdim) {
+  return norm(a, ord, dims, keepdim);
 }
 
 }  // namespace dg

@@ -224,7 +224,8 @@ Tensor Tensor::logsumexp(IntArrayRef d, bool k) const { return dg::logsumexp(*th
 Tensor Tensor::prod() const { return dg::prod(*this); }
 Tensor Tensor::prod(int64_t d, bool k) const { return dg::prod(*this, d, k); }
 Tensor Tensor::cumsum(int64_t d) const { return dg::cumsum(*this, d); }
-Tensor Tensor::norm() const { return dg::sqrt(dg::sum(*this * *this)); }
+Tensor Tensor::norm(Scalar p) const { return dg::norm(*this, p); }
+Tensor Tensor::norm(std::optional<Scalar> p, IntArrayRef d, bool k) const { return dg::norm(*this, p, d, k); }
 
 Tensor Tensor::gt(const Tensor& o) const { return dg::gt(*this, o); }
 Tensor Tensor::lt(const Tensor& o) const { return dg::lt(*this, o); }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "dimgrad/autograd.hpp"
+#include "dimgrad/ops.hpp"
 #include "optim/optim_util.hpp"
 
 namespace dg::nn::utils {
@@ -37,37 +38,6 @@ std::vector<GradBuffer> grads_of(const std::vector<Tensor>& parameters, const ch
   return out;
 }
 
-// Σ term(g[i]) in double, on all threads (OpenMP's reduction) when the buffer is
-// long, otherwise a plain loop (not an if clause: see kernels::parallel_for_if).
-template <class T, class Term> double sum_terms(const T* g, int64_t n, const Term& term) {
-  double acc = 0;
-  if (kernels::use_threads(n)) {
-#pragma omp parallel for reduction(+ : acc)
-    for (int64_t i = 0; i < n; ++i) acc += term(static_cast<double>(g[i]));
-  } else {
-    for (int64_t i = 0; i < n; ++i) acc += term(static_cast<double>(g[i]));
-  }
-  return acc;
-}
-
-// Σ|g|^p over one buffer (p > 0, finite), or max |g| (p = inf), accumulated in
-// double. NaN propagates, as in torch.norm.
-template <class T> double reduce_pow(const T* g, int64_t n, double p) {
-  double acc = 0;
-  if (std::isinf(p)) {
-    bool nan = false;
-    for (int64_t i = 0; i < n; ++i) {
-      const double a = std::abs(static_cast<double>(g[i]));
-      nan |= a != a;
-      acc = a > acc ? a : acc;
-    }
-    return nan ? std::numeric_limits<double>::quiet_NaN() : acc;
-  }
-  if (p == 2) return sum_terms(g, n, [](double v) { return v * v; });
-  if (p == 1) return sum_terms(g, n, [](double v) { return std::abs(v); });
-  return sum_terms(g, n, [p](double v) { return std::pow(std::abs(v), p); });
-}
-
 }  // namespace
 
 double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, double norm_type,
@@ -78,32 +48,22 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   std::vector<GradBuffer> grads = grads_of(parameters, fn);
   if (grads.empty()) return 0.0;
 
-  // The norm of all gradients together: ‖(‖g₁‖ₚ, ‖g₂‖ₚ, …)‖ₚ = (Σᵢ Σⱼ |gᵢⱼ|ᵖ)^(1/p).
+  // The norm of all gradients together: ‖(‖g₁‖ₚ, ‖g₂‖ₚ, …)‖ₚ, as PyTorch (each
+  // gradient's norm by dg::norm in its dtype, then the norm of those in double).
+  // p = 0: the outer norm counts the gradients with a non-zero; p = ∞: the largest.
   double total = 0;
   bool all_float32 = true;
+  NoGradGuard no_grad;
   for (auto& b : grads) {
     all_float32 &= b.work.dtype() == kFloat32;
-    const int64_t n = b.work.numel();
-    if (norm_type == 0) {  // torch.norm(·, 0) counts non-zeros: the count of gradients with any
-      double nz = dispatch_floating(b.work.dtype(), fn, [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        const T* g = static_cast<const T*>(b.work.raw_data());
-        for (int64_t i = 0; i < n; ++i)
-          if (g[i] != 0) return 1.0;
-        return 0.0;
-      });
-      total += nz;
-      continue;
-    }
-    double part = dispatch_floating(b.work.dtype(), fn, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      return reduce_pow(static_cast<const T*>(b.work.raw_data()), n, norm_type);
-    });
-    if (!std::isinf(norm_type)) total += part;
-    else total = (std::isnan(part) || std::isnan(total)) ? std::numeric_limits<double>::quiet_NaN() : std::max(total, part);
+    const double part = dg::norm(b.work, norm_type).item<double>();
+    if (std::isinf(norm_type)) total = (std::isnan(part) || std::isnan(total)) ? part + total : std::max(total, part);
+    else if (norm_type == 0) total += part != 0 ? 1 : 0;
+    else if (norm_type == 1) total += part;
+    else total += std::pow(part, norm_type);
   }
-  if (norm_type != 0 && !std::isinf(norm_type))
-    total = norm_type == 2 ? std::sqrt(total) : norm_type == 1 ? total : std::pow(total, 1.0 / norm_type);
+  if (norm_type != 0 && norm_type != 1 && !std::isinf(norm_type))
+    total = norm_type == 2 ? std::sqrt(total) : std::pow(total, 1.0 / norm_type);
   // PyTorch computes the norm in the gradients' dtype: float32 gradients give a float32 norm.
   if (all_float32) total = static_cast<float>(total);
 

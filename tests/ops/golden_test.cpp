@@ -114,6 +114,10 @@ const std::map<std::string, OpFn>& ops() {
       {"prod", [](const TensorList& x, const json&) { return one(x[0].prod()); }},
       {"prod_dim", [](const TensorList& x, const json& a) { return one(x[0].prod(a["dim"], a["keepdim"])); }},
       {"cumsum", [](const TensorList& x, const json& a) { return one(x[0].cumsum(a["dim"])); }},
+      {"norm",
+       [](const TensorList& x, const json& a) {
+         return one(x[0].norm(std::stod(a["p"].get<std::string>()), ints(a["dims"]), a["keepdim"]));
+       }},
       {"mm", [](const TensorList& x, const json&) { return one(dg::mm(x[0], x[1])); }},
       {"mm_tA", [](const TensorList& x, const json&) { return one(dg::mm(x[0].t(), x[1])); }},
       {"bmm", [](const TensorList& x, const json&) { return one(dg::bmm(x[0], x[1])); }},

@@ -8,6 +8,8 @@
 //
 // Gradcheck needs contiguous leaves, so a non-contiguous input is made inside
 // the function: `x[0].t() + x[1]` hands the op a transposed view of a leaf.
+#include <cmath>
+
 #include <dimgrad/autograd/function.hpp>
 
 #include "ops/gradcheck_registry.hpp"
@@ -124,6 +126,15 @@ DG_GRADCHECK_CASE(prod_dim_keepdim_transposed, "prod", IN(leaf({4, 3}, 2010)), F
 // a zero in the product: the others' product, not Y / A
 DG_GRADCHECK_CASE(prod_with_zero, "prod", IN(leaf({2, 4}, 2011)),
                   FN(dg::prod(x[0] * dg::tensor({1.0, 0.0, 1.0, 1.0}, dg::kFloat64), 1)));
+DG_GRADCHECK_CASE(norm_all, "norm", IN(leaf({3, 4}, 2016)), FN(x[0].norm()));
+DG_GRADCHECK_CASE(norm_rows_keepdim, "norm", IN(leaf({3, 5}, 2017)), FN(x[0].norm(2, {1}, true)));
+DG_GRADCHECK_CASE(norm_dims_l1, "norm", IN(leaf({2, 3, 4}, 2018)), FN(x[0].norm(1, {0, 2})));
+DG_GRADCHECK_CASE(norm_p3_transposed, "norm", IN(leaf({4, 3}, 2019)), FN(dg::norm(x[0].t(), 3, {-1})));
+DG_GRADCHECK_CASE(norm_p_half, "norm", IN(leaf({2, 3}, 2020)), FN(x[0].norm(0.5, {0})));
+DG_GRADCHECK_CASE(norm_p_negative, "norm", IN(leaf({2, 3}, 2021)), FN(x[0].norm(-2.5, {1})));
+DG_GRADCHECK_CASE(norm_inf, "norm", IN(leaf({3, 4}, 2022)), FN(dg::linalg::vector_norm(x[0], INFINITY, {1})));
+DG_GRADCHECK_CASE(norm_neg_inf, "norm", IN(leaf({2, 3, 2}, 2023)), FN(x[0].norm(-INFINITY, {0, 2}, true)));
+DG_GRADCHECK_CASE(norm_middle_dim, "norm", IN(leaf({2, 4, 3}, 2024)), FN(x[0].norm(1.5, {1})));
 
 // ------------------------------------------------------------------ scan.cpp
 DG_GRADCHECK_CASE(cumsum_dim0, "cumsum", IN(leaf({4, 3}, 2012)), FN(x[0].cumsum(0)));

@@ -1,4 +1,4 @@
-// amax/amin, logsumexp and prod (src/ops/reduce.cpp) beyond the PyTorch fixtures
+// amax/amin, logsumexp, prod and norm (src/ops/reduce.cpp) beyond the PyTorch fixtures
 // (tests/fixtures/core/ops.json): special values, empty dims, dtypes, 0-d
 // inputs and the errors.
 #include <gtest/gtest.h>
@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <dimgrad/dimgrad.hpp>
+
+#include "each_isa.hpp"
 
 using dg::Tensor;
 
@@ -96,6 +98,124 @@ TEST(ReduceProd, DtypesEmptyAndZeroGradients) {
   z.prod().backward();
   EXPECT_EQ(values(z.grad()), (std::vector<double>{30, 0, 0, 0}));
   EXPECT_THROW(dg::zeros({2}).prod(1), dg::IndexError);
+}
+
+// (Σ |v|^p)^(1/p) of float32 values in long double: the reference for the norms.
+long double reference_norm(const std::vector<float>& v, double p) {
+  long double s = 0;
+  for (float f : v) s += std::pow(std::fabs(static_cast<long double>(f)), static_cast<long double>(p));
+  return std::pow(s, 1.0L / p);
+}
+
+std::vector<float> floats(const Tensor& t) {
+  Tensor c = t.contiguous();
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+// Every route of the forward pass against a long-double sum: everything (one
+// long sum split among threads), the last dim (rows), and a middle dim (the
+// term tensor and kernels::sum).
+TEST(ReduceNorm, EveryRouteAgreesWithALongDoubleSum) {
+  dg::manual_seed(31);
+  const Tensor x = dg::randn({300001});
+  const Tensor m = dg::randn({7, 1001, 5});
+  for (double p : {2.0, 1.0, 3.0, 0.5}) {
+    SCOPED_TRACE("p = " + std::to_string(p));
+    const double all = x.norm(p).item<double>();
+    EXPECT_NEAR(all, static_cast<double>(reference_norm(floats(x), p)), 2e-6 * all);
+    // Rows: m viewed as [7 * 1001, 5] along dim 1, and [7, 1001 * 5] along dims (1, 2).
+    const Tensor rows = m.reshape({7 * 1001, 5}).norm(p, {1});
+    const Tensor planes = m.norm(p, {1, 2}, true);
+    const Tensor middle = m.norm(p, {1});  // [7, 5]
+    ASSERT_EQ(planes.sizes(), dg::IntArrayRef({7, 1, 1}));
+    ASSERT_EQ(middle.sizes(), dg::IntArrayRef({7, 5}));
+    const std::vector<float> mv = floats(m), rv = floats(rows), pv = floats(planes), cv = floats(middle);
+    for (int64_t r = 0; r < 7 * 1001; r += 97) {
+      const long double ref = reference_norm(std::vector<float>(mv.begin() + r * 5, mv.begin() + r * 5 + 5), p);
+      EXPECT_NEAR(rv[r], static_cast<double>(ref), 2e-6 * static_cast<double>(ref)) << "row " << r;
+    }
+    for (int64_t o = 0; o < 7; ++o) {
+      const std::vector<float> plane(mv.begin() + o * 5005, mv.begin() + (o + 1) * 5005);
+      const long double ref = reference_norm(plane, p);
+      EXPECT_NEAR(pv[o], static_cast<double>(ref), 2e-6 * static_cast<double>(ref)) << "plane " << o;
+      for (int64_t i = 0; i < 5; ++i) {
+        std::vector<float> column;
+        for (int64_t r = 0; r < 1001; ++r) column.push_back(plane[r * 5 + i]);
+        const long double c = reference_norm(column, p);
+        EXPECT_NEAR(cv[o * 5 + i], static_cast<double>(c), 2e-6 * static_cast<double>(c)) << o << ", " << i;
+      }
+    }
+  }
+  // A strided input is the same as its contiguous copy.
+  EXPECT_TRUE(dg::equal(m.transpose(0, 2).norm(2, {0}), m.transpose(0, 2).contiguous().norm(2, {0})));
+  // The default is the 2-norm of everything, as sqrt(Σ A²).
+  Tensor d = dg::randn({6, 9}, dg::kFloat64);
+  EXPECT_NEAR(d.norm().item<double>(), std::sqrt((d * d).sum().item<double>()), 1e-12);
+  EXPECT_EQ(dg::linalg::vector_norm(d, 1, {0}, true).sizes(), dg::IntArrayRef({1, 9}));
+}
+
+TEST(ReduceNorm, GradientsWhereYOrAIsZero) {
+  // A zero row: Y = 0, the gradient 0 (LibTorch's subgradient), not 0/0.
+  Tensor x = dg::tensor({3.0, 4.0, 0.0, 0.0}, dg::kFloat64).reshape({2, 2}).requires_grad_(true);
+  x.norm(2, {1}).sum().backward();
+  EXPECT_TRUE(dg::allclose(x.grad(), dg::tensor({0.6, 0.8, 0.0, 0.0}, dg::kFloat64).reshape({2, 2}), 1e-15, 0));
+  // p < 1 at A = 0: |A|^(p-1) is infinite there, the gradient 0.
+  Tensor h = dg::tensor({4.0, 0.0, 1.0}, dg::kFloat64).requires_grad_(true);
+  h.norm(0.5).backward();
+  std::vector<double> g = values(h.grad());
+  EXPECT_EQ(g[1], 0.0);
+  // Y = (√4 + √1)² = 9, dA = |A|^(-1/2) · Y^(1/2): 3/2 and 3.
+  EXPECT_NEAR(g[0], 1.5, 1e-12);
+  EXPECT_NEAR(g[2], 3.0, 1e-12);
+  // p = 1: sign(A), 0 at 0.
+  Tensor s = dg::tensor({-2.0, 0.0, 5.0}, dg::kFloat64).requires_grad_(true);
+  s.norm(1).backward();
+  EXPECT_EQ(values(s.grad()), (std::vector<double>{-1, 0, 1}));
+  // p = ∞: split between the ties of |A|, with A's sign.
+  Tensor t = dg::tensor({-3.0, 1.0, 3.0}, dg::kFloat64).requires_grad_(true);
+  t.norm(INFINITY).backward();
+  EXPECT_EQ(values(t.grad()), (std::vector<double>{-0.5, 0, 0.5}));
+}
+
+TEST(ReduceNorm, CountsInfinitiesNanEmptyAndErrors) {
+  // p = 0 counts the non-zeros (NaN counts); it passes no gradient (as LibTorch: none, not zeros).
+  Tensor c = dg::tensor({0.0, -2.0, double(NAN), 0.0, 1e-300}, dg::kFloat64).requires_grad_(true);
+  Tensor n0 = c.norm(0);
+  EXPECT_EQ(n0.item<double>(), 3.0);
+  n0.backward();
+  EXPECT_FALSE(c.grad().defined());
+  // ±∞: max and min of |A|; NaN propagates.
+  Tensor v = dg::tensor({-5.0, 2.0, -0.5, 4.0}, dg::kFloat32).reshape({2, 2});
+  EXPECT_EQ(values(v.norm(INFINITY, {1})), (std::vector<double>{5, 4}));
+  EXPECT_EQ(v.norm(-INFINITY).item<float>(), 0.5f);
+  EXPECT_TRUE(std::isnan(dg::tensor({1.0, double(NAN)}).norm(INFINITY).item<float>()));
+  EXPECT_TRUE(std::isnan(dg::tensor({1.0, double(NAN)}).norm(2).item<float>()));
+  EXPECT_EQ(dg::tensor({1.0, -kInf}).norm(2).item<float>(), INFINITY);
+  // An empty sum is 0; the max of nothing is an error.
+  EXPECT_EQ(values(dg::zeros({2, 0}).norm(2, {1})), (std::vector<double>{0, 0}));
+  EXPECT_NE(error_of<dg::ShapeError>([] { dg::zeros({2, 0}).norm(INFINITY, {1}); })
+                .find("norm: the inf-norm of shape [2, 0]"),
+            std::string::npos);
+  EXPECT_NE(error_of<dg::DTypeError>([] { dg::zeros({3}, dg::kInt64).norm(); }).find("norm: expected a floating"),
+            std::string::npos);
+  EXPECT_THROW(dg::zeros({3}).norm(NAN), dg::Error);
+  EXPECT_THROW(dg::zeros({2, 3}).norm(2, {2}), dg::IndexError);
+  EXPECT_THROW(dg::zeros({2, 3}).norm(2, {1, -1}), dg::IndexError);
+  // 0-d: its own absolute value.
+  EXPECT_EQ(dg::scalar_tensor(-2.5).norm(3).item<double>(), 2.5);
+}
+
+TEST(ReduceNorm, SameBitsOnEveryIsaAndThreadCount) {
+  dg::manual_seed(32);
+  const Tensor x = dg::randn({513, 700});
+  for (double p : {2.0, 1.0, 3.0}) {
+    dg_test::expect_same_float32_bits_everywhere({1, 2}, "norm p = " + std::to_string(p), [&] {
+      Tensor a = x.detach().requires_grad_(true);
+      Tensor all = a.norm(p), rows = a.norm(p, {1});
+      (all + rows.sum()).backward();
+      return std::vector<Tensor>{all, rows, a.grad()};
+    });
+  }
 }
 
 }  // namespace
