@@ -10,6 +10,8 @@
 #include <dimgrad/autograd/function.hpp>
 #include <dimgrad/dimgrad.hpp>
 
+#include "tensor_values.hpp"
+
 using dg::Tensor;
 using dg::TensorList;
 
@@ -17,10 +19,7 @@ namespace {
 
 Tensor vec(std::initializer_list<double> v) { return dg::tensor(v, dg::kFloat64); }
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 // EXPECT that calling f throws E whose message contains every one of `parts`.
 template <class E, class F> void expect_throw_with(F&& f, std::initializer_list<std::string> parts) {

@@ -15,6 +15,7 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 namespace F = dg::nn::functional;
 using dg::Tensor;
@@ -58,10 +59,7 @@ std::vector<Case> cases() {
   };
 }
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 // f(x) and df/dx (the backward of y.sum()) at x, computed in dtype dt.
 std::pair<std::vector<double>, std::vector<double>> value_and_grad(const Case& c, const std::vector<double>& xs,

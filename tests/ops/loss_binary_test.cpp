@@ -15,16 +15,14 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 namespace F = dg::nn::functional;
 using dg::Tensor;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 // Every value rounded to float32 first, so both dtypes see the same inputs.
 std::vector<double> as_float32(std::vector<double> v) {

@@ -14,16 +14,14 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 namespace F = dg::nn::functional;
 using dg::Tensor;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 // Differences d = x − t over a grid, the switch points ±δ and their neighbours included.
 std::vector<double> differences(double delta) {

@@ -13,15 +13,13 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 using dg::Tensor;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 std::vector<double> inputs() {
   std::vector<double> xs;

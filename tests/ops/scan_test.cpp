@@ -8,14 +8,13 @@
 
 #include <dimgrad/dimgrad.hpp>
 
+#include "tensor_values.hpp"
+
 using dg::Tensor;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 TEST(Cumsum, LongFloat32RowsAccumulateInDouble) {
   // 1M values of 0.1f: a float accumulator would drift by ~1% by the end.

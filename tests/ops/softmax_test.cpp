@@ -16,6 +16,7 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 using dg::Tensor;
 
@@ -23,10 +24,7 @@ namespace {
 
 const double kInf = std::numeric_limits<double>::infinity();
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 
 struct Reference {
   std::vector<double> y, dx;  // (log_)softmax of x along the dim, and dL/dx for L = Σ up ⊙ y

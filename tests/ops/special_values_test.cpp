@@ -9,15 +9,14 @@
 
 #include <dimgrad/dimgrad.hpp>
 
+#include "tensor_values.hpp"
+
 using dg::Tensor;
 
 namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 }  // namespace
 
 TEST(SpecialValues, NaNPropagates) {

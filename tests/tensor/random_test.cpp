@@ -8,13 +8,12 @@
 
 #include <dimgrad/dimgrad.hpp>
 
+#include "tensor_values.hpp"
+
 using dg::Tensor;
 
 namespace {
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
+using dg_test::values;
 double avg(const Tensor& t) { return t.to(dg::kFloat64).mean().item<double>(); }
 double stddev(const Tensor& t) { return t.to(dg::kFloat64).std().item<double>(); }
 }  // namespace
