@@ -223,6 +223,10 @@ void BM_MaxColumns(benchmark::State& st) {
 void BM_AmaxRows(benchmark::State& st) {
   elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).amax({1}); });
 }
+// logsumexp along the rows of 1024 x 1024 and its gradient (the softmax of each row).
+void BM_LogSumExpStep(benchmark::State& st) {
+  loss_step(st, std::make_pair([](auto& x, auto&) { return x.reshape({1024, 1024}).logsumexp({1}).sum(); }, false));
+}
 void BM_NormAll(benchmark::State& st) { elementwise(st, 0, [](auto& a, auto&) { return a.norm(); }); }
 void BM_NormRows(benchmark::State& st) {
   elementwise(st, 0, [](auto& a, auto&) { return a.reshape({1024, 1024}).norm(2, {1}); });
@@ -251,6 +255,7 @@ DG_ELEMENTWISE(BM_ArgmaxAll);
 DG_ELEMENTWISE(BM_MaxRows);
 DG_ELEMENTWISE(BM_MaxColumns);
 DG_ELEMENTWISE(BM_AmaxRows);
+DG_ELEMENTWISE(BM_LogSumExpStep);
 DG_ELEMENTWISE(BM_NormStep);
 DG_ELEMENTWISE(BM_NormAll);
 DG_ELEMENTWISE(BM_NormRows);

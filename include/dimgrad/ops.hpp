@@ -125,8 +125,15 @@ Tensor prod(const Tensor& a, int64_t dim, bool keepdim = false);
 Tensor norm(const Tensor& a, Scalar p = 2);
 Tensor norm(const Tensor& a, std::optional<Scalar> p, IntArrayRef dims, bool keepdim = false);
 namespace linalg {
-// LibTorch's torch::linalg::vector_norm: the same reduction, dims empty = all
-Tensor vector_norm(const Tensor& a, Scalar ord = 2, IntArrayRef dims = {}, bool keepdim = false);
+// LibTorch's torch::linalg::vector_norm: the same reduction over dims (all when
+// absent or empty), computed in dtype when one is given (the input cast first)
+Tensor vector_norm(const Tensor& a, Scalar ord = 2, IntArrayRef dims = {}, bool keepdim = false,
+                   std::optional<ScalarType> dtype = std::nullopt);
+// dims = std::nullopt (LibTorch's OptionalIntArrayRef): every dim. Not one
+// std::optional<IntArrayRef> parameter: optional's converting constructor would
+// take {1} as an int and leave the IntArrayRef pointing at a dead temporary.
+Tensor vector_norm(const Tensor& a, Scalar ord, std::nullopt_t dims, bool keepdim = false,
+                   std::optional<ScalarType> dtype = std::nullopt);
 }  // namespace linalg
 
 // scan.cpp — running sum along dim, A's shape (integers and bool give int64)

@@ -251,6 +251,10 @@ template <class R, class A, class B, class C, class F> struct Map3ScalarA {
   R* o; A x; const B* y; const C* z; F f;
   void operator()(int64_t i) const { o[i] = f(x, y[i], z[i]); }
 };
+template <class R, class A, class B, class C, class F> struct Map3ScalarAC {
+  R* o; A x; const B* y; C z; F f;
+  void operator()(int64_t i) const { o[i] = f(x, y[i], z); }
+};
 // Any byte strides (the run of a broadcast or a transposed operand). Still run
 // through vec_for, so that the step is compiled for the active ISA: the vec_math
 // functions' fma must not become a libm call per element in baseline code.
@@ -359,6 +363,9 @@ void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
                   vec_for<R, A, B, C>(0, n, Body{o, x, y, z, f});
                 } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B) && s[3] == sizeof(C)) {
                   vec_for<R, A, B, C>(0, n, loop_detail::Map3ScalarA<R, A, B, C, F>{o, *x, y, z, f});
+                } else if (s[0] == sizeof(R) && s[1] == 0 && s[2] == sizeof(B) && s[3] == 0) {
+                  // a per-row gradient and statistic around one contiguous operand (logsumexp's backward)
+                  vec_for<R, A, B, C>(0, n, loop_detail::Map3ScalarAC<R, A, B, C, F>{o, *x, y, *z, f});
                 } else {
                   vec_for<R, A, B, C>(
                       0, n, loop_detail::Strided3<R, A, B, C, F>{p[0], p[1], p[2], p[3], s[0], s[1], s[2], s[3], f});

@@ -165,7 +165,14 @@ struct LogSumExpBackward : Node {
   bool keepdim = false;
   TensorList apply(TensorList&& g) override {
     // Y = log Σ_dims exp(A)      dA[A] = dY ⊙ exp(A − Y)   (the softmax over dims; Y, dY broadcast back)
-    return {expand_back(g[0], a.sizes(), dims, keepdim) * exp(a - y)};
+    // One pass over A, dY and Y broadcast.
+    Tensor da = make_tensor(a.sizes(), a.dtype());
+    const Tensor gb = expand_back(g[0], a.sizes(), dims, keepdim), yb = y.expand(a.sizes());
+    dispatch_floating(a.dtype(), "logsumexp backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::ternary_loop<T, T, T, T>(da, gb, a, yb, [](T gv, T x, T yv) { return gv * kernels::fast_exp(x - yv); });
+    });
+    return {da};
   }
 };
 
@@ -402,6 +409,29 @@ Tensor amax(const Tensor& a, IntArrayRef dims, bool keepdim) { return extreme_di
 Tensor amin(const Tensor& a, IntArrayRef dims, bool keepdim) { return extreme_dims(a, dims, keepdim, false); }
 
 // ---------------------------------------------------------- logsumexp
+namespace ops {
+namespace {
+// log Σ exp(row[0..n)) = m + log Σ exp(row − m), m the row's max: two passes, no
+// temporaries. An infinite m (all −inf, or a +inf) is taken out as 0 so that
+// row − m is not ∞ − ∞; a NaN needs no flag: exp(NaN) makes the sum NaN.
+template <class T> T logsumexp_row(const T* row, int64_t n) {
+  constexpr int L = 32;  // lanes of the max (vector registers); NaN lanes are skipped by >
+  T lane[L];
+  for (int j = 0; j < L; ++j) lane[j] = -std::numeric_limits<T>::infinity();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) lane[j] = row[i + j] > lane[j] ? row[i + j] : lane[j];
+  for (int w = L / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) lane[j] = lane[j + w] > lane[j] ? lane[j + w] : lane[j];
+  T m = lane[0];
+  for (; i < n; ++i) m = row[i] > m ? row[i] : m;
+  if (!std::isfinite(m)) m = 0;
+  const double s = kernels::lane_sum<T>(0, n, [row, m](int64_t k) { return kernels::fast_exp(row[k] - m); });
+  return static_cast<T>(std::log(s) + static_cast<double>(m));
+}
+}  // namespace
+}  // namespace ops
+
 Tensor logsumexp(const Tensor& a, IntArrayRef dims_in, bool keepdim) {
   detail::check_defined(a, "logsumexp");
   if (!a.is_floating_point())
@@ -411,8 +441,28 @@ Tensor logsumexp(const Tensor& a, IntArrayRef dims_in, bool keepdim) {
   Tensor y;  // reduced dims kept as size 1
   {
     NoGradGuard guard;
+    const int64_t d0 = dims.empty() ? a.dim() : dims.front();
+    const bool rows = a.dim() > 0 && dims.back() == a.dim() - 1 && dims.back() - d0 + 1 == int64_t(dims.size());
     if (reduced_count(a, dims) == 0) {
       y = full(reduced_shape(a, dims, true), -std::numeric_limits<double>::infinity(), a.dtype());  // log of an empty sum
+    } else if (rows && reduced_count(a, dims) < a.numel()) {
+      // Reduced dims at the end, several rows: each row in two passes (its max,
+      // then Σ exp) on the threads, with no A-sized temporaries.
+      const Tensor ac = kernels::as_contiguous(a);
+      y = make_tensor(reduced_shape(a, dims, true), a.dtype());
+      const int64_t R = reduced_count(a, dims), O = a.numel() / R;
+      dispatch_floating(a.dtype(), "logsumexp", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* x = ac.data_ptr<T>();
+        T* out = y.data_ptr<T>();
+        auto some_rows = [&](int64_t b, int64_t e) {
+          kernels::simd_run([&] {
+            for (int64_t o = b; o < e; ++o) out[o] = logsumexp_row(x + o * R, R);
+          });
+        };
+        if (kernels::use_threads(O * R / 4)) kernels::split_among_threads(O, some_rows);
+        else some_rows(0, O);
+      });
     } else {
       // log Σ exp(A) = m + log Σ exp(A − m) with m the max: no exp overflows. An
       // infinite m (all −inf, or a +inf) is taken out as 0 so that A − m is not ∞ − ∞.
@@ -649,8 +699,16 @@ Tensor norm(const Tensor& a_in, std::optional<Scalar> p_in, IntArrayRef dims_in,
   return out;
 }
 
-Tensor linalg::vector_norm(const Tensor& a, Scalar ord, IntArrayRef dims, bool keepdim) {
-  return norm(a, ord, dims, keepdim);
+Tensor linalg::vector_norm(const Tensor& a, Scalar ord, IntArrayRef dims, bool keepdim,
+                           std::optional<ScalarType> dtype) {
+  detail::check_defined(a, "linalg::vector_norm");
+  if (dtype && !is_floating(*dtype))
+    throw DTypeError(std::string("linalg::vector_norm: dtype must be floating point, got ") + dtype_name(*dtype));
+  return norm(dtype ? a.to(*dtype) : a, ord, dims, keepdim);
+}
+
+Tensor linalg::vector_norm(const Tensor& a, Scalar ord, std::nullopt_t, bool keepdim, std::optional<ScalarType> dtype) {
+  return vector_norm(a, ord, IntArrayRef{}, keepdim, dtype);
 }
 
 }  // namespace dg

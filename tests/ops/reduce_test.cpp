@@ -11,14 +11,17 @@
 #include <dimgrad/dimgrad.hpp>
 
 #include "each_isa.hpp"
+#include "tensor_values.hpp"
 
 using dg::Tensor;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  Tensor c = t.to(dg::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+using dg_test::values;
+
+std::vector<float> floats(const Tensor& t) {
+  Tensor c = t.contiguous();
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
 template <class E, class F> std::string error_of(const F& f) {
@@ -84,6 +87,47 @@ TEST(ReduceLogSumExp, StableForAnyMagnitudeAndInfinities) {
             std::string::npos);
 }
 
+// Rows (the reduced dims last) take a fused two-pass kernel; other dims, and a
+// reduction of everything, the composed passes. Both against a long-double sum,
+// special rows included, and the fused rows with the same bits everywhere.
+TEST(ReduceLogSumExp, FusedRowsAgreeWithALongDoubleSumAndTheComposedRoute) {
+  dg::manual_seed(33);
+  Tensor x = dg::randn({37, 1001}) * 20.0;
+  x.select(0, 3).fill_(-kInf);                   // log 0
+  x.select(0, 5).narrow(0, 7, 1).fill_(kInf);    // +inf wins
+  x.select(0, 8).narrow(0, 500, 1).fill_(NAN);   // NaN spreads
+  x.select(0, 9).add_(80.0);                     // exp would overflow float without the max taken out
+  const std::vector<float> xv = floats(x);
+  const std::vector<float> y = floats(x.logsumexp({1}));
+  const std::vector<float> by_columns = floats(x.t().contiguous().logsumexp({0}));  // the composed route
+  for (int64_t r = 0; r < 37; ++r) {
+    SCOPED_TRACE("row " + std::to_string(r));
+    if (r == 3) EXPECT_EQ(y[r], -INFINITY);
+    else if (r == 5) EXPECT_EQ(y[r], INFINITY);
+    else if (r == 8) EXPECT_TRUE(std::isnan(y[r]));
+    else {
+      long double m = -INFINITY, s = 0;
+      for (int64_t i = 0; i < 1001; ++i) m = std::max<long double>(m, xv[r * 1001 + i]);
+      for (int64_t i = 0; i < 1001; ++i) s += std::exp(static_cast<long double>(xv[r * 1001 + i]) - m);
+      const double ref = static_cast<double>(m + std::log(s));
+      EXPECT_NEAR(y[r], ref, 4e-7 * std::abs(ref) + 1e-6);
+      EXPECT_NEAR(by_columns[r], ref, 4e-7 * std::abs(ref) + 1e-6);
+    }
+  }
+  // Fused backward: the softmax of each row.
+  Tensor a = dg::randn({5, 300}, dg::kFloat64).requires_grad_(true);
+  (a.logsumexp({1}) * dg::arange(1.0, 6.0, 1.0, dg::kFloat64)).sum().backward();
+  EXPECT_TRUE(dg::allclose(a.grad(), a.detach().softmax(1) * dg::arange(1.0, 6.0, 1.0, dg::kFloat64).reshape({5, 1}),
+                           1e-12, 1e-15));
+  const Tensor w = dg::randn({129, 700});
+  dg_test::expect_same_float32_bits_everywhere({1, 2}, "logsumexp rows", [&] {
+    Tensor v = w.detach().requires_grad_(true);
+    Tensor l = v.logsumexp({1});
+    l.sum().backward();
+    return std::vector<Tensor>{l, v.grad()};
+  });
+}
+
 TEST(ReduceProd, DtypesEmptyAndZeroGradients) {
   EXPECT_EQ(dg::tensor(std::vector<int64_t>{2, -3, 4, 5}).reshape({2, 2}).prod().item<int64_t>(), -120);
   EXPECT_EQ(dg::tensor(std::vector<bool>{true, false}).prod().dtype(), dg::kInt64);
@@ -105,11 +149,6 @@ long double reference_norm(const std::vector<float>& v, double p) {
   long double s = 0;
   for (float f : v) s += std::pow(std::fabs(static_cast<long double>(f)), static_cast<long double>(p));
   return std::pow(s, 1.0L / p);
-}
-
-std::vector<float> floats(const Tensor& t) {
-  Tensor c = t.contiguous();
-  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
 // Every route of the forward pass against a long-double sum: everything (one
@@ -152,6 +191,10 @@ TEST(ReduceNorm, EveryRouteAgreesWithALongDoubleSum) {
   Tensor d = dg::randn({6, 9}, dg::kFloat64);
   EXPECT_NEAR(d.norm().item<double>(), std::sqrt((d * d).sum().item<double>()), 1e-12);
   EXPECT_EQ(dg::linalg::vector_norm(d, 1, {0}, true).sizes(), dg::IntArrayRef({1, 9}));
+  // vector_norm's dtype: the input cast first; no dims (nullopt) is every dim.
+  const Tensor f = dg::tensor({1e-30, 1e-30});
+  EXPECT_EQ(dg::linalg::vector_norm(f, 2, std::nullopt, false, dg::kFloat64).dtype(), dg::kFloat64);
+  EXPECT_THROW(dg::linalg::vector_norm(f, 2, std::nullopt, false, dg::kInt64), dg::DTypeError);
 }
 
 TEST(ReduceNorm, GradientsWhereYOrAIsZero) {
