@@ -59,6 +59,9 @@ OPS = {
     "gelu": lambda x, a: F.gelu(x[0], approximate=a["approximate"]),
     "softplus": lambda x, a: F.softplus(x[0], a["beta"], a["threshold"]),
     "silu": lambda x, a: F.silu(x[0]),
+    "cosine_similarity": lambda x, a: F.cosine_similarity(x[0], x[1], dim=a["dim"], eps=a["eps"]),
+    "pairwise_distance": lambda x, a: F.pairwise_distance(x[0], x[1], p=a["p"], eps=a["eps"], keepdim=a["keepdim"]),
+    "normalize": lambda x, a: F.normalize(x[0], p=a["p"], dim=a["dim"], eps=a["eps"]),
     "sigmoid": lambda x, a: torch.sigmoid(x[0]),
     "tanh": lambda x, a: torch.tanh(x[0]),
     "softmax": lambda x, a: F.softmax(x[0], a["dim"]),
@@ -249,6 +252,27 @@ bn_run("bn1d_seq", torch.nn.BatchNorm1d(2, eps=1e-3).double(), [(3, 2, 5)] * 3)
 # so that the earlier cases' inputs stay as they were.
 case("silu", "silu", [randn(4, 6) * 3], [0])
 case("silu_float32", "silu", [randn(3, 40, dtype=torch.float32) * 8], [0])
+# Distances and normalize (added after the silu draws).
+case("cosine_similarity", "cosine_similarity", [randn(4, 5), randn(4, 5)], [0, 1], dim=1, eps=1e-8)
+case("cosine_similarity_broadcast", "cosine_similarity", [randn(3, 1, 4), randn(2, 4)], [0, 1], dim=-1, eps=1e-8)
+case("cosine_similarity_dim0_float32", "cosine_similarity",
+     [randn(6, 3, dtype=torch.float32), randn(6, 3, dtype=torch.float32)], [0, 1], dim=0, eps=1e-8)
+tiny = randn(2, 3)
+tiny[0] *= 1e-10  # a norm below eps: clamped in value, its gradient the norm's own
+case("cosine_similarity_tiny_norm", "cosine_similarity", [tiny, randn(2, 3)], [0, 1], dim=1, eps=1e-8)
+case("pairwise_distance", "pairwise_distance", [randn(4, 5), randn(4, 5)], [0, 1], p=2.0, eps=1e-6, keepdim=False)
+case("pairwise_distance_p1_keepdim", "pairwise_distance", [randn(3, 4), randn(3, 4)], [0, 1], p=1.0, eps=1e-6,
+     keepdim=True)
+case("pairwise_distance_p3_broadcast", "pairwise_distance", [randn(3, 4), randn(4)], [0, 1], p=3.0, eps=1e-6,
+     keepdim=False)
+case("pairwise_distance_float32", "pairwise_distance",
+     [randn(5, 7, dtype=torch.float32), randn(5, 7, dtype=torch.float32)], [0, 1], p=2.0, eps=1e-6, keepdim=False)
+case("normalize", "normalize", [randn(4, 5)], [0], p=2.0, dim=1, eps=1e-12)
+case("normalize_p1_dim0", "normalize", [randn(3, 4, 2)], [0], p=1.0, dim=0, eps=1e-12)
+zero_row = randn(3, 4)
+zero_row[1] = 0  # clamped to eps: no gradient through its norm
+case("normalize_zero_row", "normalize", [zero_row], [0], p=2.0, dim=1, eps=1e-12)
+case("normalize_float32_last", "normalize", [randn(2, 3, 6, dtype=torch.float32)], [0], p=2.0, dim=-1, eps=1e-12)
 
 # state-dict names of a small model, for interoperability
 model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.ReLU(), torch.nn.Linear(3, 2),

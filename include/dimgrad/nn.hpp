@@ -26,6 +26,9 @@
 #if __has_include("dimgrad/nn/normalization.hpp")
 #include "dimgrad/nn/normalization.hpp"
 #endif
+#if __has_include("dimgrad/nn/distance.hpp")
+#include "dimgrad/nn/distance.hpp"
+#endif
 #if __has_include("dimgrad/nn/loss.hpp")
 #include "dimgrad/nn/loss.hpp"
 #endif

@@ -187,3 +187,17 @@ Tensor GroupNormImpl::forward(const Tensor& input) {
 }
 
 }  // namespace dg::nn
+
+// ---------------------------------------------------------------- normalize
+namespace dg::nn::functional {
+
+Tensor normalize(const Tensor& input, const NormalizeFuncOptions& options) {
+  if (!input.defined()) throw Error("normalize: the input is an undefined tensor");
+  if (!input.is_floating_point())
+    throw DTypeError(std::string("normalize: expected a floating-point tensor, got ") + dtype_name(input.dtype()));
+  const int64_t dim = wrap_dim(options.dim(), input.dim(), "normalize");
+  // ‖input‖_p along dim, kept as size 1 and broadcast back by the division.
+  return input / clamp_min(norm(input, options.p(), {dim}, true), options.eps());
+}
+
+}  // namespace dg::nn::functional

@@ -7,6 +7,7 @@
 //
 // Random numbers differ between the libraries by design (different generators),
 // so only their shapes and seeded reproducibility are printed.
+#include <cmath>
 #include <tuple>
 #include <vector>
 
@@ -227,6 +228,28 @@ void autograd(std::ostream& out) {
   out << s1.grad() << "\n";
 }
 
+void norms(std::ostream& out) {
+  section(out, "norms");
+  namespace F = T::nn::functional;
+  auto x = T::tensor({3.0, -4.0, 0.0, 1.0, 2.0, -2.0}).reshape({2, 3});
+  out << x.norm() << "\n";
+  out << x.norm(1) << "\n";
+  out << x.norm(3, {1}) << "\n";
+  out << x.norm(2, {0}, true) << "\n";
+  out << x.norm(INFINITY, {1}) << "\n";
+  out << x.norm(0) << "\n";
+  out << T::norm(x, 2) << "\n";
+  out << T::linalg::vector_norm(x, 1, {1}, false, T::kFloat64) << "\n";
+  out << F::normalize(x, F::NormalizeFuncOptions().p(1).dim(0)) << "\n";
+  out << F::cosine_similarity(x, x * T::tensor({1.0, -1.0, 2.0}) + 1) << "\n";
+  out << F::pairwise_distance(x, T::ones({3}), F::PairwiseDistanceFuncOptions().p(1).keepdim(true)) << "\n";
+  T::nn::CosineSimilarity cosine(T::nn::CosineSimilarityOptions().dim(0));
+  out << cosine(x, x * x) << "\n";
+  auto w = x.clone().requires_grad_(true);
+  (w.norm(2, {1}).sum() + F::normalize(w).pow(3).sum()).backward();
+  out << w.grad() << "\n";
+}
+
 }  // namespace
 
 void compat_program(std::ostream& out) {
@@ -240,4 +263,5 @@ void compat_program(std::ostream& out) {
   linalg(out);
   inplace(out);
   autograd(out);
+  norms(out);
 }

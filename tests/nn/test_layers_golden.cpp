@@ -48,6 +48,19 @@ const std::map<std::string, OpFn>& ops() {
          return F::softplus(x[0], F::SoftplusFuncOptions().beta(a["beta"]).threshold(a["threshold"]));
        }},
       {"silu", [](const TensorList& x, const json&) { return F::silu(x[0]); }},
+      {"cosine_similarity",
+       [](const TensorList& x, const json& a) {
+         return F::cosine_similarity(x[0], x[1], F::CosineSimilarityFuncOptions().dim(a["dim"]).eps(a["eps"]));
+       }},
+      {"pairwise_distance",
+       [](const TensorList& x, const json& a) {
+         return F::pairwise_distance(
+             x[0], x[1], F::PairwiseDistanceFuncOptions().p(a["p"]).eps(a["eps"]).keepdim(a["keepdim"]));
+       }},
+      {"normalize",
+       [](const TensorList& x, const json& a) {
+         return F::normalize(x[0], F::NormalizeFuncOptions().p(a["p"]).dim(a["dim"]).eps(a["eps"]));
+       }},
       {"sigmoid", [](const TensorList& x, const json&) { return F::sigmoid(x[0]); }},
       {"tanh", [](const TensorList& x, const json&) { return F::tanh(x[0]); }},
       {"softmax", [](const TensorList& x, const json& a) { return F::softmax(x[0], a["dim"].get<int64_t>()); }},

@@ -66,6 +66,11 @@ struct GroupNormFuncOptions {
   DG_ARG(Tensor, bias) = {};
   DG_ARG(double, eps) = 1e-5;
 };
+struct NormalizeFuncOptions {
+  DG_ARG(double, p) = 2.0;
+  DG_ARG(int64_t, dim) = 1;
+  DG_ARG(double, eps) = 1e-12;
+};
 
 // input [N, C, *]; running_mean / running_var [C] (may be undefined when training).
 // In training mode with running statistics given, they are updated in place:
@@ -76,6 +81,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options);
 // input [N, C, *]; normalised over each group of C / num_groups channels.
 Tensor group_norm(const Tensor& input, const GroupNormFuncOptions& options);
+// input / max(‖input‖_p, eps), the norm along dim broadcast back: each vector
+// along dim scaled to unit p-norm (PyTorch's F.normalize; the clamp is an op, so
+// a vector whose norm is below eps passes no gradient through its norm).
+Tensor normalize(const Tensor& input, const NormalizeFuncOptions& options = {});
 
 namespace detail {
 // LibTorch's form: momentum already resolved to the averaging factor.
