@@ -274,11 +274,20 @@ void BM_Where(benchmark::State& st) {
 void BM_TransposeContiguous(benchmark::State& st) {
   elementwise(st, 1, [](auto& a, auto&) { return a.reshape({1024, 1024}).t().contiguous(); });
 }
+// Random fills of 1M float32 values (the default generator).
+void BM_Rand(benchmark::State& st) {
+  elementwise(st, 0, [](auto&, auto&) { return torch::rand({kN}); });
+}
+void BM_Randn(benchmark::State& st) {
+  elementwise(st, 0, [](auto&, auto&) { return torch::randn({kN}); });
+}
 void BM_Dropout(benchmark::State& st) {
   elementwise(st, 1, [](auto& a, auto&) { return F::dropout(a, F::DropoutFuncOptions().p(0.5).training(true)); });
 }
 DG_ELEMENTWISE(BM_Where);
 DG_ELEMENTWISE(BM_TransposeContiguous);
+DG_ELEMENTWISE(BM_Rand);
+DG_ELEMENTWISE(BM_Randn);
 DG_ELEMENTWISE(BM_Dropout);
 
 // ------------------------------------------------- recurrent training steps

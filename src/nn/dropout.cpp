@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <ostream>
 
+#include "kernels/simd.hpp"
+#include "kernels/vec_math.hpp"
+
 namespace dg::nn {
 
 namespace functional {
@@ -25,14 +28,19 @@ Tensor make_mask(IntArrayRef shape, ScalarType dt, double p) {
     using T = typename decltype(tag)::type;
     T* m = mask.data_ptr<T>();
     const T s = static_cast<T>(scale);
-    // Uniforms in blocks, then 0 or s by a product with the comparison (no branch:
-    // with p = 0.5 a `?:` here was mispredicted on every other element).
+    // Uniforms in blocks, then 0 or s picked by an integer mask, vectorized for
+    // the active ISA. No branch: with p = 0.5 a branch is mispredicted on every
+    // other element, and baseline code compiled `s * (u < keep)` into one (half
+    // of dropout's time, perf).
     constexpr int64_t kBlock = 1024;
     double u[kBlock];
     for (int64_t b = 0; b < mask.numel(); b += kBlock) {
       const int64_t k = std::min(kBlock, mask.numel() - b);
       gen.next_uniforms(u, k);
-      for (int64_t i = 0; i < k; ++i) m[b + i] = s * static_cast<T>(u[i] < keep);
+      T* mb = m + b;
+      kernels::simd_run([&] {
+        for (int64_t i = 0; i < k; ++i) mb[i] = kernels::select(u[i] < keep, s, T(0));
+      });
     }
   });
   return mask;

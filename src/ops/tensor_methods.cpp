@@ -113,12 +113,15 @@ namespace {
 // Fill t (any strides) in element order from draw(buffer, k), which writes the
 // next k values as doubles: blocks of draws from the generator, each block then
 // converted in one loop (a generator call per element cost more than the numbers).
+// Blocks of 16K: long enough for the generator to share a block's normals
+// among the threads.
 template <class Draw> void fill_random(Tensor& t, Draw draw) {
   Tensor tmp = t.is_contiguous() ? t : detail::make_tensor(t.sizes(), t.dtype());
   dispatch_floating(t.dtype(), "random fill", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    constexpr int64_t kBlock = 1024;
-    double buf[kBlock];
+    const int64_t kBlock = std::min<int64_t>(tmp.numel(), 16384);
+    std::vector<double> block(static_cast<size_t>(kBlock));
+    double* buf = block.data();
     T* p = tmp.data_ptr<T>();
     for (int64_t b = 0; b < tmp.numel(); b += kBlock) {
       const int64_t k = std::min(kBlock, tmp.numel() - b);
