@@ -274,6 +274,18 @@ void BM_Where(benchmark::State& st) {
 void BM_TransposeContiguous(benchmark::State& st) {
   elementwise(st, 1, [](auto& a, auto&) { return a.reshape({1024, 1024}).t().contiguous(); });
 }
+// Two [1024 × 512] halves of a and b joined into 1M floats: along dim 1 every
+// output row interleaves the two inputs' rows; along dim 0 each input is one block.
+void BM_CatDim1(benchmark::State& st) {
+  elementwise(st, 2, [](auto& a, auto& b) {
+    return torch::cat({a.reshape({2048, 512}).narrow(0, 0, 1024), b.reshape({2048, 512}).narrow(0, 0, 1024)}, 1);
+  });
+}
+void BM_CatDim0(benchmark::State& st) {
+  elementwise(st, 2, [](auto& a, auto& b) {
+    return torch::cat({a.reshape({2048, 512}).narrow(0, 0, 1024), b.reshape({2048, 512}).narrow(0, 0, 1024)}, 0);
+  });
+}
 // Random fills of 1M float32 values (the default generator).
 void BM_Rand(benchmark::State& st) {
   elementwise(st, 0, [](auto&, auto&) { return torch::rand({kN}); });
@@ -286,6 +298,8 @@ void BM_Dropout(benchmark::State& st) {
 }
 DG_ELEMENTWISE(BM_Where);
 DG_ELEMENTWISE(BM_TransposeContiguous);
+DG_ELEMENTWISE(BM_CatDim1);
+DG_ELEMENTWISE(BM_CatDim0);
 DG_ELEMENTWISE(BM_Rand);
 DG_ELEMENTWISE(BM_Randn);
 DG_ELEMENTWISE(BM_Dropout);

@@ -91,3 +91,22 @@ TEST(CopyKernel, IntoANonContiguousDestination) {
 }
 
 }  // namespace
+
+// Contiguous to contiguous: one memcpy, split among the threads when long (in
+// 16-byte chunks, the last one taking the tail). Lengths that are not a multiple
+// of 16 bytes, below and above the thread threshold, and a few bytes.
+TEST(CopyKernel, ContiguousBlocksOfAnyLengthOnOneAndTwoThreads) {
+  const int saved = dg::get_num_threads();
+  for (int threads : {1, 2}) {
+    dg::set_num_threads(threads);
+    for (int64_t n : {int64_t(1), int64_t(3), int64_t(5), int64_t(4097), int64_t(131075), int64_t(1 << 20) + 7}) {
+      const Tensor src = dg::arange(0.0, static_cast<double>(n), 1.0, dg::kFloat32);
+      const Tensor out = src.clone();
+      ASSERT_FALSE(out.is_same(src));
+      expect_same_elements<float>(out, src, std::to_string(n) + " floats, " + std::to_string(threads) + " thread(s)");
+      const Tensor bytes = (src.narrow(0, 0, std::min<int64_t>(n, 9)) > 2.0).clone();  // bool: 1 byte each
+      expect_same_elements<bool>(bytes, src.narrow(0, 0, std::min<int64_t>(n, 9)) > 2.0, "bool");
+    }
+  }
+  dg::set_num_threads(saved);
+}
