@@ -144,6 +144,13 @@ Shape reduced_shape(const Tensor& a, const std::vector<int64_t>& dims, bool keep
   return s;
 }
 
+// Whether the (sorted) reduced dims are the last dims of A, adjacent — A then
+// reduces row by row as [outer, reduce]. No dims (a 0-d A) counts as trailing.
+bool reduces_trailing_dims(const Tensor& a, const std::vector<int64_t>& dims) {
+  return dims.empty() ||
+         (dims.back() == a.dim() - 1 && dims.back() - dims.front() + 1 == static_cast<int64_t>(dims.size()));
+}
+
 // amax/amin: unlike max(dim), which sends the gradient to one index, the
 // gradient is split evenly between the elements equal to the extreme (LibTorch's).
 struct AmaxBackward : Node {
@@ -441,8 +448,7 @@ Tensor logsumexp(const Tensor& a, IntArrayRef dims_in, bool keepdim) {
   Tensor y;  // reduced dims kept as size 1
   {
     NoGradGuard guard;
-    const int64_t d0 = dims.empty() ? a.dim() : dims.front();
-    const bool rows = a.dim() > 0 && dims.back() == a.dim() - 1 && dims.back() - d0 + 1 == int64_t(dims.size());
+    const bool rows = a.dim() > 0 && reduces_trailing_dims(a, dims);
     if (reduced_count(a, dims) == 0) {
       y = full(reduced_shape(a, dims, true), -std::numeric_limits<double>::infinity(), a.dtype());  // log of an empty sum
     } else if (rows && reduced_count(a, dims) < a.numel()) {
@@ -576,9 +582,8 @@ Tensor finite_norm(const Tensor& a, const std::vector<int64_t>& dims, NormOrder 
   Tensor y = make_tensor(kept, a.dtype());
   T* out = y.data_ptr<T>();
   const T* x = a.data_ptr<T>();
-  const int64_t d0 = dims.empty() ? a.dim() : dims.front();
-  const bool trailing_run = dims.empty() || (dims.back() == a.dim() - 1 && dims.back() - d0 + 1 == int64_t(dims.size()));
-  if (trailing_run) {
+  if (reduces_trailing_dims(a, dims)) {
+    const int64_t d0 = dims.empty() ? a.dim() : dims.front();
     const kernels::ReduceGeometry geo = kernels::reduce_geometry(a.sizes(), d0, a.dim());
     const int64_t O = geo.outer, R = geo.reduce;
     auto row = [&](int64_t o) {

@@ -3,7 +3,6 @@
 #include "dimgrad/nn/utils.hpp"
 
 #include <cmath>
-#include <limits>
 
 #include "dimgrad/autograd.hpp"
 #include "dimgrad/ops.hpp"

@@ -35,24 +35,20 @@ Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, const CosineSimilar
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, const PairwiseDistanceFuncOptions& options = {});
 }  // namespace functional
 
-class CosineSimilarityImpl : public Module {
- public:
-  explicit CosineSimilarityImpl(const CosineSimilarityOptions& options_ = {});
-  void pretty_print(std::ostream& os) const override;
-  using Module::forward;
-  Tensor forward(const Tensor& x1, const Tensor& x2);
-  CosineSimilarityOptions options;
-};
-DG_MODULE(CosineSimilarity);
+// forward(x1, x2) applies the functional form with the module's options.
+#define DG_DISTANCE_MODULE(Name, Opt)                          \
+  class Name##Impl : public Module {                           \
+   public:                                                     \
+    explicit Name##Impl(const Opt& options_ = {});             \
+    void pretty_print(std::ostream& os) const override;        \
+    using Module::forward;                                     \
+    Tensor forward(const Tensor& x1, const Tensor& x2);        \
+    Opt options;                                               \
+  };                                                           \
+  DG_MODULE(Name)
 
-class PairwiseDistanceImpl : public Module {
- public:
-  explicit PairwiseDistanceImpl(const PairwiseDistanceOptions& options_ = {});
-  void pretty_print(std::ostream& os) const override;
-  using Module::forward;
-  Tensor forward(const Tensor& x1, const Tensor& x2);
-  PairwiseDistanceOptions options;
-};
-DG_MODULE(PairwiseDistance);
+DG_DISTANCE_MODULE(CosineSimilarity, CosineSimilarityOptions);
+DG_DISTANCE_MODULE(PairwiseDistance, PairwiseDistanceOptions);
+#undef DG_DISTANCE_MODULE
 
 }  // namespace dg::nn
