@@ -242,9 +242,9 @@ bool split_by_weight_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
   return ta || N >= 16 * omp_get_max_threads();
 }
 
-void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after,
-                             const float* bias_after) {
+void gemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after,
+                            const float* bias_after, bool blocks_through_matmul) {
   on_every_thread("a product split by rows of the weight", [&](int t, int n) {
     if (ta) {
       // dW = Aᵀ·B: rows i0..i1 of C are columns i0..i1 of A (A is stored transposed).
@@ -257,10 +257,25 @@ void sgemm_split_weight_rows(bool ta, int64_t M, int64_t N, int64_t K, float alp
     }
     // Y = A·Bᵀ: columns j0..j1 of C are rows j0..j1 of B (B is stored transposed).
     const int64_t step = (N + n - 1) / n;
-    const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step);
-    if (j1 <= j0) return;
-    sgemm_block_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
-    epilogue_block(C + j0, ldc, M, j1 - j0, bias_after ? bias_after + j0 : nullptr, relu_after);
+    const int64_t j0 = std::min(N, t * step), j1 = std::min(N, j0 + step), width = j1 - j0;
+    if (width <= 0) return;
+    const float* bias = bias_after ? bias_after + j0 : nullptr;
+    if (blocks_through_matmul) {
+      // Y[:, j0:j1] = A · B[j0:j1, :]ᵀ, dense [M×width] in this thread's buffer,
+      // then row by row into C with the epilogue while the row is in L1.
+      thread_local std::vector<float> block;
+      block.resize(static_cast<size_t>(M * width));
+      if (dnnl_matmul(false, true, M, width, K, A, lda, B + j0 * ldb, ldb, block.data(), width)) {
+        for (int64_t i = 0; i < M; ++i) {
+          float* c = C + i * ldc + j0;
+          std::copy_n(block.data() + i * width, width, c);
+          epilogue_block(c, ldc, 1, width, bias, relu_after);
+        }
+        return;
+      }
+    }
+    sgemm_block_nt(M, width, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
+    epilogue_block(C + j0, ldc, M, width, bias, relu_after);
   });
 }
 
@@ -287,6 +302,29 @@ bool use_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
       break;
   }
   return !ta && tb && M * N * K >= kSerialGemmMacs;
+}
+
+// A linear forward on several threads whose blocks are wide — at least
+// kMatmulBlockColumns columns of C a thread — runs split by rows of the weight
+// with each thread's block through the matmul primitive on that thread, into a
+// buffer of the thread's own (the primitive writes dense matrices only) that
+// the epilogue then copies into C. Measured on 2 threads of the Zen 5 host
+// (docs/gemm-backends.md, "The linear forward through oneDNN's matmul
+// primitive"): 128×784·512ᵀ 296–303 µs against 313–323 through the
+// primitive's own split and 308–315 through sgemm's blocks; 64×784·512ᵀ 164
+// against 187; 128×784·256ᵀ 154 against 165; narrower blocks lost (64×784·100ᵀ
+// 51 against 47 µs, 64×3136·128ᵀ 187 against 177), so they keep the primitive's
+// own split. The buffer holds at most kMatmulBlockValues floats (1 MiB, about a
+// core's L2), larger blocks keep it too.
+constexpr int64_t kMatmulBlockColumns = 128;
+constexpr int64_t kMatmulBlockValues = int64_t(1) << 18;
+
+bool matmul_blocks(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, int64_t lda, int64_t ldb,
+                   float beta) {
+  if (gemm_route() != GemmRoute::Auto || !use_matmul(ta, tb, M, N, K, alpha, beta)) return false;
+  if (!split_by_weight_rows(ta, tb, M, N, K) || lda != K || ldb != K) return false;
+  const int64_t step = (N + omp_get_max_threads() - 1) / omp_get_max_threads();
+  return step >= kMatmulBlockColumns && M * step <= kMatmulBlockValues;
 }
 
 // The product itself, every path but the split by rows of the weight.
@@ -330,13 +368,16 @@ void gemm_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool relu_after, const float* bias_after) {
   if (M == 0 || N == 0) return;
-  if (use_matmul(ta, tb, M, N, K, alpha, beta) && dnnl_matmul(ta, tb, M, N, K, A, lda, B, ldb, C, ldc)) {
+  const bool blocks_through_matmul = matmul_blocks(ta, tb, M, N, K, alpha, lda, ldb, beta);
+  if (!blocks_through_matmul && use_matmul(ta, tb, M, N, K, alpha, beta) &&
+      dnnl_matmul(ta, tb, M, N, K, A, lda, B, ldb, C, ldc)) {
     epilogue(C, ldc, M, N, bias_after, relu_after);
     return;
   }
-  if (!split_along_k(M, N, K) && split_by_weight_rows(ta, tb, M, N, K)) {
+  if (blocks_through_matmul || (!split_along_k(M, N, K) && split_by_weight_rows(ta, tb, M, N, K))) {
     // Each thread applies the epilogue to its own block, still in its cache.
-    sgemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after, bias_after);
+    gemm_split_weight_rows(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, relu_after, bias_after,
+                           blocks_through_matmul);
     return;
   }
   gemm_product(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

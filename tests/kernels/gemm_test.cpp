@@ -287,6 +287,41 @@ TEST(Gemm, LinearForwardTakesTheMatmulPrimitiveMadeOncePerShape) {
       << "only dense A·Bᵀ with alpha 1, beta 0, from 2^18 multiply-adds goes to the matmul primitive";
 }
 
+// A linear forward on several threads whose blocks of the weight's rows are
+// wide (at least 128 columns of C a thread) runs split by those rows, each
+// thread's block through a primitive of the thread's own, made once: right on
+// 2 and 3 threads (blocks of 200, 200 and of 134, 134, 132 columns), with a
+// sub-matrix C (the blocks are copied into it) and with padded A or B, which
+// the primitive does not take (sgemm's blocks then).
+TEST(Gemm, WideLinearForwardSplitByRowsOfTheWeightThroughThePrimitive) {
+  set_gemm_route(GemmRoute::Auto);
+  const bool brgemm = brgemm_expected();
+  const Case forward{false, true, 72, 400, 520};  // a shape no other test uses
+  for (int threads : {2, 3}) {
+    const DnnlMatmulCounts before = dnnl_matmul_counts();
+    for (int call = 0; call < 3; ++call) check<float>(forward, 1.0, 0.0, threads, 1e-6, false, 0);
+    const DnnlMatmulCounts after = dnnl_matmul_counts();
+    EXPECT_EQ(after.made - before.made, brgemm ? threads : 0) << threads << " threads: one primitive per thread";
+    EXPECT_EQ(after.declined - before.declined, brgemm ? 0 : threads) << threads << " threads";
+  }
+  Operands<float> o(forward, 11, 0);
+  for (int64_t pad : {0, 5}) {
+    // C a sub-matrix of a wider one, A and B dense: still the primitive's blocks.
+    const int64_t ldc = forward.N + pad;
+    std::vector<float> C0(static_cast<size_t>(forward.M * ldc), 7.f), C = C0;
+    const int saved = get_num_threads();
+    set_num_threads(2);
+    const int64_t made = dnnl_matmul_counts().made;
+    gemm(false, true, forward.M, forward.N, forward.K, 1.f, o.A.data(), o.lda, o.B.data(), o.ldb, 0.f, C.data(), ldc);
+    EXPECT_EQ(dnnl_matmul_counts().made, made) << "the blocks' primitives were made again";
+    set_num_threads(saved);
+    Operands<float> with_ldc = o;
+    with_ldc.ldc = ldc;
+    expect_product(forward, with_ldc, C0, C, 1.0, 0.0, 2, 1e-6);
+  }
+  check<float>(forward, 1.0, 0.0, 2, 1e-6, false, 3);  // padded A and B
+}
+
 // Forced onto the matmul primitive, any dense product is right: every
 // transpose, a single row, column or K, N not a multiple of 16, 1–3 threads.
 // (Sub-matrices, and alpha ≠ 1 or beta ≠ 0, stay on sgemm: checked above.)
