@@ -309,13 +309,14 @@ bool use_matmul(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
 // with each thread's block through the matmul primitive on that thread, into a
 // buffer of the thread's own (the primitive writes dense matrices only) that
 // the epilogue then copies into C. Measured on 2 threads of the Zen 5 host
-// (docs/gemm-backends.md, "The linear forward through oneDNN's matmul
-// primitive"): 128×784·512ᵀ 296–303 µs against 313–323 through the
-// primitive's own split and 308–315 through sgemm's blocks; 64×784·512ᵀ 164
-// against 187; 128×784·256ᵀ 154 against 165; narrower blocks lost (64×784·100ᵀ
-// 51 against 47 µs, 64×3136·128ᵀ 187 against 177), so they keep the primitive's
-// own split. The buffer holds at most kMatmulBlockValues floats (1 MiB, about a
-// core's L2), larger blocks keep it too.
+// (docs/gemm-backends.md, "On the Zen 5 host"): 128×784·512ᵀ 292–303 µs
+// against 297–323 through the primitive's own split and 296–315 through
+// sgemm's blocks; 64×784·512ᵀ 164 against 187; 128×784·256ᵀ 154 against 165;
+// narrower blocks lost (64×784·100ᵀ 51 against 47 µs, 64×3136·128ᵀ 187 against
+// 177), so they keep the primitive's own split. In interleaved benchmark runs
+// the gain was 3–16% in one and nothing in another (performance.md, round 16).
+// The buffer holds at most kMatmulBlockValues floats (1 MiB, a core's L2 on the
+// Zen 5); larger blocks keep the primitive's own split too.
 constexpr int64_t kMatmulBlockColumns = 128;
 constexpr int64_t kMatmulBlockValues = int64_t(1) << 18;
 
