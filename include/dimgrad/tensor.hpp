@@ -31,11 +31,16 @@ class IntArrayRef {
   IntArrayRef() = default;
   IntArrayRef(const int64_t& single) : data_(&single), size_(1) {}  // NOLINT
   IntArrayRef(const int64_t* data, size_t n) : data_(data), size_(n) {}
+  // The list lives until the end of the full expression: fine for an argument.
+  // (GCC's -Winit-list-lifetime says otherwise; clang has no such warning.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"
-  // The list lives until the end of the full expression: fine for an argument.
+#endif
   IntArrayRef(std::initializer_list<int64_t> l) : data_(l.begin()), size_(l.size()) {}  // NOLINT
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   IntArrayRef(const std::vector<int64_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
 
   const int64_t* data() const { return data_; }

@@ -361,7 +361,11 @@ Tensor SequentialImpl::forward(const Tensor& x) {
   ForwardGuard guard(*this, x);
   Tensor h = x;
   // Exactly these layer types (a subclass may override forward).
-  auto exactly = [&](size_t i, const std::type_info& t) { return i < layers_.size() && typeid(*layers_[i]) == t; };
+  auto exactly = [&](size_t i, const std::type_info& t) {
+    if (i >= layers_.size()) return false;
+    const Module& layer = *layers_[i];
+    return typeid(layer) == t;
+  };
   for (size_t i = 0; i < layers_.size(); ++i) {
     Module& layer = *layers_[i];
     // Conv2d → MaxPool2d and Conv2d → ReLU → MaxPool2d: one conv2d_max_pool2d op

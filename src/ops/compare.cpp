@@ -70,9 +70,12 @@ bool equal(const Tensor& a, const Tensor& b) {
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   NoGradGuard g;
   Tensor ad = a.to(kDouble), bd = b.to(kDouble);
+  // (both operands are float64 here; the lambda is still instantiated for every
+  // dtype the dispatch knows, so it converts rather than take abs of a bool)
   Tensor close = elementwise(ad, bd, "allclose", kDouble, kBool, [rtol, atol](auto x, auto y) {
-    if (x == y) return true;  // equal infinities
-    return std::abs(x - y) <= atol + rtol * std::abs(y);
+    const double xd = static_cast<double>(x), yd = static_cast<double>(y);
+    if (xd == yd) return true;  // equal infinities
+    return std::abs(xd - yd) <= atol + rtol * std::abs(yd);
   });
   return close.all().item<bool>();
 }

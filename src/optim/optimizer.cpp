@@ -82,7 +82,8 @@ void Optimizer::add_param_group(const OptimizerParamGroup& param_group) {
   group.initial_lr() = param_group.initial_lr();
   if (param_group.has_options()) {
     const OptimizerOptions& o = param_group.options();
-    if (typeid(o) != typeid(*defaults_))
+    const OptimizerOptions& defaults = *defaults_;
+    if (typeid(o) != typeid(defaults))
       throw Error(where + ": the group's options are " + o.type_name() + " but this optimizer takes " +
                   defaults_->type_name());
     group.set_options(o.clone());

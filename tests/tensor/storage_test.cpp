@@ -17,6 +17,7 @@ constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
 
 uintptr_t address(const dg::Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); }
 
+#ifndef DG_NO_CACHING_ALLOCATOR  // (the sanitizer build skips the test that uses these)
 // Whether the kernel gives huge pages to memory that asks for them with madvise.
 bool huge_pages_on_request() {
   std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
@@ -42,6 +43,7 @@ long anon_huge_kb(uintptr_t p) {
   }
   return -1;
 }
+#endif
 
 TEST(Storage, LargeBlocksStartOnAHugePageBoundary) {
   for (int64_t bytes : {int64_t(4) << 20, (int64_t(4) << 20) + 4, int64_t(47040000)}) {
